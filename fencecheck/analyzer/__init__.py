@@ -1,0 +1,1 @@
+"""The analysis pipeline: discover -> extract -> link -> rules -> reach -> report."""

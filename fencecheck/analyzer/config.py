@@ -1,0 +1,138 @@
+"""Per-tree configuration: ``[tool.fencecheck]`` in pyproject.toml or ``.fencecheck.toml``.
+
+Validated strictly: an unknown key, a wrong type or an unknown rule/context
+is an error naming the file and the key, never silently ignored.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+try:
+    import tomllib
+except ModuleNotFoundError:    # Python 3.10
+    import tomli as tomllib
+
+from ..rules.base import CONTEXTS
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    function: str
+    context: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OpsField:
+    struct: str
+    field: str
+    context: str
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str = ""
+    entries: tuple[EntryPoint, ...] = ()
+    ops: tuple[OpsField, ...] = ()
+    # sink rule id -> extra API names; reclaim_alloc: name -> gfp arg index (or None)
+    sinks: dict = field(default_factory=dict)
+    publish: tuple[str, ...] = ()       # extra helpers that add a job's fence to a dma_resv
+    queue: tuple[str, ...] = ()         # extra helpers that queue a job
+    disable: tuple[str, ...] = ()       # rule ids not to run
+
+
+SINK_IDS = ("resv_lock", "reclaim_alloc", "fence_wait", "user_fault")
+_TOP_KEYS = {"entries", "ops", "sinks", "publish", "queue", "disable"}
+
+
+def _expect(cond: bool, where: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{where}: {msg}")
+
+
+def _str_list(value, where: str) -> tuple[str, ...]:
+    _expect(isinstance(value, list) and all(isinstance(v, str) for v in value), where, "expected a list of strings")
+    return tuple(value)
+
+
+def parse(data: dict, source: str) -> Config:
+    _expect(isinstance(data, dict), source, "expected a table")
+    for key in data:
+        _expect(key in _TOP_KEYS, f"{source}: {key}", f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
+    entries = []
+    for i, e in enumerate(data.get("entries", [])):
+        where = f"{source}: entries[{i}]"
+        _expect(isinstance(e, dict), where, "expected a table {function, context, reason}")
+        for k in e:
+            _expect(k in ("function", "context", "reason"), f"{where}.{k}", "unknown key")
+        _expect(isinstance(e.get("function"), str), f"{where}.function", "expected a string")
+        ctx = e.get("context", "signalling")
+        _expect(ctx in CONTEXTS, f"{where}.context", f"unknown context {ctx!r} (known: {', '.join(CONTEXTS)})")
+        entries.append(EntryPoint(e["function"], ctx, str(e.get("reason", ""))))
+    ops = []
+    for i, o in enumerate(data.get("ops", [])):
+        where = f"{source}: ops[{i}]"
+        _expect(isinstance(o, dict), where, "expected a table {struct, field, context}")
+        for k in o:
+            _expect(k in ("struct", "field", "context"), f"{where}.{k}", "unknown key")
+        for k in ("struct", "field"):
+            _expect(isinstance(o.get(k), str), f"{where}.{k}", "expected a string")
+        ctx = o.get("context", "signalling")
+        _expect(ctx in CONTEXTS, f"{where}.context", f"unknown context {ctx!r}")
+        ops.append(OpsField(o["struct"], o["field"], ctx))
+    sinks: dict = {}
+    raw_sinks = data.get("sinks", {})
+    _expect(isinstance(raw_sinks, dict), f"{source}: sinks", "expected a table of rule id -> list")
+    for rule_id, value in raw_sinks.items():
+        where = f"{source}: sinks.{rule_id}"
+        _expect(rule_id in SINK_IDS, where, f"unknown rule id (known: {', '.join(SINK_IDS)})")
+        if rule_id == "reclaim_alloc":
+            _expect(isinstance(value, list), where, "expected a list")
+            table = {}
+            for j, item in enumerate(value):
+                if isinstance(item, str):
+                    table[item] = None
+                    continue
+                _expect(isinstance(item, dict) and isinstance(item.get("name"), str),
+                        f"{where}[{j}]", "expected a name or {name, gfp_arg}")
+                for k in item:
+                    _expect(k in ("name", "gfp_arg"), f"{where}[{j}].{k}", "unknown key")
+                gfp = item.get("gfp_arg")
+                _expect(gfp is None or isinstance(gfp, int), f"{where}[{j}].gfp_arg", "expected an integer")
+                table[item["name"]] = gfp
+            sinks[rule_id] = table
+        else:
+            sinks[rule_id] = _str_list(value, where)
+    disable = _str_list(data.get("disable", []), f"{source}: disable")
+    return Config(source, tuple(entries), tuple(ops), sinks,
+                  _str_list(data.get("publish", []), f"{source}: publish"),
+                  _str_list(data.get("queue", []), f"{source}: queue"), disable)
+
+
+def load(root: str, explicit: str | None = None) -> Config:
+    """The config of the scanned tree: ``explicit``, else .fencecheck.toml, else pyproject.toml."""
+    candidates = [explicit] if explicit else [os.path.join(root, ".fencecheck.toml"),
+                                              os.path.join(root, "pyproject.toml")]
+    for path in candidates:
+        if not os.path.isfile(path):
+            if explicit:
+                raise ConfigError(f"{path}: no such config file")
+            continue
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"{path}: {e}") from e
+        if path.endswith("pyproject.toml"):
+            data = data.get("tool", {}).get("fencecheck")
+            if data is None:
+                continue
+        elif path.endswith(".fencecheck.toml") and "tool" in data:
+            data = data["tool"].get("fencecheck", {})
+        return parse(data, path)
+    return Config()

@@ -1,0 +1,618 @@
+"""Stage 2: one C file's bytes -> FileFacts (plain data, rule-independent).
+
+tree-sitter-c parses the file as it is (no preprocessor, no config) after
+``preprocess.prepare`` blanked annotation macros.  The walk below keeps only
+what later stages need: definitions, call sites with their control structure,
+designated-initializer and assignment bindings of functions to struct fields,
+declared types of parameters, locals, globals and struct fields.
+
+Deeply nested input (generated tables, pathological expressions) must not
+overflow Python's stack: past ``MAX_DEPTH`` levels the walk stops building
+structure and collects the remaining calls flat, iteratively.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import tree_sitter_c
+from tree_sitter import Language, Node, Parser
+
+from .facts import Binding, Call, FileFacts, Function
+from .preprocess import prepare
+
+MAX_DEPTH = 150
+MAX_ARG_TEXT = 160
+
+_STRUCT_IN_TEXT = re.compile(r"\b(?:struct|union)\s+(\w+)")
+_INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Parser:
+    # Built once per process: tree-sitter objects cannot be pickled.
+    return Parser(Language(tree_sitter_c.language()))
+
+
+def _text(node: Node) -> str:
+    return node.text.decode("utf-8", "replace")
+
+
+def type_name(node: Node | None) -> str:
+    """The name of a type specifier: struct/union/enum tag, typedef or primitive."""
+    if node is None:
+        return ""
+    if node.type in ("struct_specifier", "union_specifier", "enum_specifier"):
+        name = node.child_by_field_name("name")
+        return _text(name) if name is not None else ""
+    if node.type in ("type_identifier", "primitive_type", "sized_type_specifier", "identifier"):
+        return _text(node)
+    if node.type == "macro_type_specifier":
+        name = node.child_by_field_name("name")
+        return _text(name) if name is not None else ""
+    return ""
+
+
+def declarator_name(node: Node | None) -> str:
+    """Innermost identifier of a (pointer, array, function, init) declarator."""
+    depth = 0
+    while node is not None and depth < 64:
+        depth += 1
+        if node.type in ("identifier", "field_identifier", "type_identifier"):
+            return _text(node)
+        inner = node.child_by_field_name("declarator")
+        if inner is None:
+            for child in node.named_children:
+                if child.type in ("identifier", "field_identifier", "parenthesized_declarator",
+                                  "pointer_declarator", "function_declarator", "array_declarator"):
+                    inner = child
+                    break
+        node = inner
+    return ""
+
+
+def _function_declarator(node: Node | None) -> Node | None:
+    depth = 0
+    while node is not None and depth < 64:
+        depth += 1
+        if node.type == "function_declarator":
+            # `int (*get(void))(int)`: the outermost function declarator whose
+            # own declarator is the name is the one we want.
+            inner = node.child_by_field_name("declarator")
+            if inner is not None and inner.type in ("identifier", "field_identifier"):
+                return node
+            found = _function_declarator(inner)
+            return found if found is not None else node
+        if node.type == "parenthesized_declarator":
+            # `T (*name(args))[4]`: a function returning a pointer to an array
+            node = node.named_children[0] if node.named_children else None
+            continue
+        node = node.child_by_field_name("declarator")
+    return None
+
+
+def receiver_chain(node: Node) -> tuple[str, ...]:
+    """Describe an object expression as (base, field, field, ...)."""
+    fields: list[str] = []
+    depth = 0
+    while depth < 64:
+        depth += 1
+        t = node.type
+        if t == "field_expression":
+            f = node.child_by_field_name("field")
+            fields.append(_text(f) if f is not None else "?")
+            node = node.child_by_field_name("argument")
+        elif t in ("parenthesized_expression",):
+            inner = node.named_children
+            if not inner:
+                break
+            node = inner[0]
+        elif t == "pointer_expression":
+            node = node.child_by_field_name("argument")
+        elif t == "subscript_expression":
+            node = node.child_by_field_name("argument")
+        elif t == "cast_expression":
+            ty = node.child_by_field_name("type")
+            tn = type_name(ty.child_by_field_name("type")) if ty is not None else ""
+            return (("t:" + tn) if tn else "?",) + tuple(reversed(fields))
+        elif t == "identifier":
+            return ("v:" + _text(node),) + tuple(reversed(fields))
+        elif t == "call_expression":
+            fn = node.child_by_field_name("function")
+            if fn is not None and fn.type == "identifier":
+                name = _text(fn)
+                if name in ("container_of", "container_of_const", "list_entry",
+                            "list_first_entry", "list_last_entry", "hlist_entry"):
+                    m = _STRUCT_IN_TEXT.search(_text(node))
+                    if m:
+                        return ("t:" + m.group(1),) + tuple(reversed(fields))
+                return ("c:" + name,) + tuple(reversed(fields))
+            break
+        else:
+            break
+        if node is None:
+            break
+    return ("?",) + tuple(reversed(fields))
+
+
+def _unwrap_function_name(node: Node | None) -> str:
+    """`fn`, `&fn`, `(fn)`, `(type)fn` -> "fn"; anything else -> ""."""
+    depth = 0
+    while node is not None and depth < 16:
+        depth += 1
+        if node.type == "identifier":
+            return _text(node)
+        if node.type == "pointer_expression":
+            op = node.child_by_field_name("operator")
+            if op is None or _text(op) != "&":
+                return ""
+            node = node.child_by_field_name("argument")
+        elif node.type == "parenthesized_expression":
+            node = node.named_children[0] if node.named_children else None
+        elif node.type == "cast_expression":
+            node = node.child_by_field_name("value")
+        else:
+            return ""
+    return ""
+
+
+class _FunctionWalker:
+    """Builds one function's call list and skeleton."""
+
+    def __init__(self, facts: FileFacts, func: Function):
+        self.facts = facts
+        self.func = func
+        self.param_names = {p for p, _ in func.params}
+
+    # -- statements -------------------------------------------------------
+    def block(self, node: Node, depth: int) -> list:
+        items: list = []
+        for child in node.named_children:
+            self.statement(child, items, depth + 1)
+        return items
+
+    def statement(self, node: Node, out: list, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            self.flat(node, out)
+            return
+        t = node.type
+        if t == "compound_statement":
+            out.append(["block", self.block(node, depth)])
+        elif t == "expression_statement" or t == "comma_expression":
+            for child in node.named_children:
+                self.expr(child, out, depth + 1)
+        elif t == "declaration":
+            self.declaration(node, out, depth)
+        elif t == "if_statement":
+            cond = node.child_by_field_name("condition")
+            if cond is not None:
+                self.expr(cond, out, depth + 1)
+            then_items: list = []
+            cons = node.child_by_field_name("consequence")
+            if cons is not None:
+                self.statement(cons, then_items, depth + 1)
+            else_items = None
+            alt = node.child_by_field_name("alternative")
+            if alt is not None:
+                else_items = []
+                for child in alt.named_children:
+                    self.statement(child, else_items, depth + 1)
+            out.append(["if", then_items, else_items])
+        elif t in ("for_statement", "while_statement"):
+            # initializer and first condition always run; update and body may not
+            init = node.child_by_field_name("initializer")
+            if init is not None:
+                if init.type == "declaration":
+                    self.declaration(init, out, depth)
+                else:
+                    self.expr(init, out, depth + 1)
+            cond = node.child_by_field_name("condition")
+            if cond is not None:
+                self.expr(cond, out, depth + 1)
+            body_items: list = []
+            body = node.child_by_field_name("body")
+            if body is not None:
+                self.statement(body, body_items, depth + 1)
+            update = node.child_by_field_name("update")
+            if update is not None:
+                self.expr(update, body_items, depth + 1)
+            out.append(["loop", body_items])
+        elif t == "do_statement":
+            body_items = []
+            for child in node.named_children:
+                if child.type == "parenthesized_expression":
+                    self.expr(child, body_items, depth + 1)
+                else:
+                    self.statement(child, body_items, depth + 1)
+            out.append(["do", body_items])
+        elif t == "switch_statement":
+            cond = node.child_by_field_name("condition")
+            if cond is not None:
+                self.expr(cond, out, depth + 1)
+            body = node.child_by_field_name("body")
+            out.append(["switch", self.block(body, depth) if body is not None else []])
+        elif t == "case_statement":
+            for child in node.named_children:
+                if child == node.child_by_field_name("value"):
+                    continue
+                self.statement(child, out, depth + 1)
+        elif t == "return_statement":
+            for child in node.named_children:
+                self.expr(child, out, depth + 1)
+            out.append(["ret"])
+        elif t == "goto_statement":
+            label = node.child_by_field_name("label")
+            out.append(["goto", _text(label) if label is not None else ""])
+        elif t == "labeled_statement":
+            label = node.child_by_field_name("label")
+            out.append(["label", _text(label) if label is not None else ""])
+            for child in node.named_children:
+                if child.type != "statement_identifier":
+                    self.statement(child, out, depth + 1)
+        elif t == "break_statement":
+            out.append(["break"])
+        elif t == "continue_statement":
+            out.append(["continue"])
+        elif t in ("comment", "preproc_call", "preproc_def", "preproc_function_def", "preproc_include"):
+            return
+        elif t in ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef"):
+            # Both branches of a balanced conditional are code of some config.
+            for child in node.named_children:
+                if child.type in ("identifier", "preproc_defined", "binary_expression",
+                                  "unary_expression", "parenthesized_expression", "call_expression",
+                                  "number_literal", "preproc_arg"):
+                    if child == node.child_by_field_name("condition") or child == node.child_by_field_name("name"):
+                        continue
+                self.statement(child, out, depth + 1)
+        elif t == "function_definition":
+            # Nested definitions only appear in misparsed macro soup; keep the calls.
+            self.flat(node, out)
+        else:
+            self.expr(node, out, depth + 1)
+
+    def declaration(self, node: Node, out: list, depth: int) -> None:
+        ty = type_name(node.child_by_field_name("type"))
+        for child in node.named_children:
+            if child.type == "init_declarator":
+                name = declarator_name(child.child_by_field_name("declarator"))
+                value = child.child_by_field_name("value")
+                init_text = ""
+                if value is not None:
+                    init_text = _text(value)[:MAX_ARG_TEXT]
+                    if value.type == "initializer_list":
+                        _initializer_bindings(self.facts, value, ty, (), name, self.func.name)
+                    self.expr(value, out, depth + 1)
+                if name:
+                    self.func.locals[name] = (ty, init_text)
+            elif child.type in ("identifier", "pointer_declarator", "array_declarator"):
+                name = declarator_name(child)
+                if name:
+                    self.func.locals[name] = (ty, "")
+            elif child.type not in ("storage_class_specifier", "type_qualifier", "primitive_type",
+                                    "type_identifier", "struct_specifier", "union_specifier",
+                                    "enum_specifier", "sized_type_specifier"):
+                self.expr(child, out, depth + 1)
+
+    # -- expressions ------------------------------------------------------
+    def expr(self, node: Node, out: list, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            self.flat(node, out)
+            return
+        t = node.type
+        if t == "call_expression":
+            self.call(node, out, depth)
+        elif t == "conditional_expression":
+            cond = node.child_by_field_name("condition")
+            if cond is not None:
+                self.expr(cond, out, depth + 1)
+            branch: list = []
+            for child in node.named_children:
+                if child != cond:
+                    self.expr(child, branch, depth + 1)
+            if branch:
+                out.append(["cond", branch])
+        elif t == "binary_expression" and node.child_by_field_name("operator") is not None \
+                and node.child_by_field_name("operator").type in ("&&", "||"):
+            left = node.child_by_field_name("left")
+            right = node.child_by_field_name("right")
+            if left is not None:
+                self.expr(left, out, depth + 1)
+            branch = []
+            if right is not None:
+                self.expr(right, branch, depth + 1)
+            if branch:
+                out.append(["cond", branch])
+        elif t == "compound_statement":          # GNU statement expression ({ ... })
+            out.append(["block", self.block(node, depth)])
+        elif t == "assignment_expression":
+            self.assignment(node)
+            for child in node.named_children:
+                self.expr(child, out, depth + 1)
+        elif t in ("string_literal", "number_literal", "identifier", "field_identifier",
+                   "char_literal", "true", "false", "null", "comment", "sizeof_expression",
+                   "type_descriptor", "concatenated_string"):
+            return   # leaves, and sizeof (its operand is never evaluated)
+        else:
+            for child in node.named_children:
+                self.expr(child, out, depth + 1)
+
+    def assignment(self, node: Node) -> None:
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is None or right is None or left.type != "field_expression":
+            return
+        target = _unwrap_function_name(right)
+        if not target:
+            return
+        field_node = left.child_by_field_name("field")
+        obj = left.child_by_field_name("argument")
+        if field_node is None or obj is None:
+            return
+        self.facts.bindings.append(Binding(
+            struct="", path=(_text(field_node),), target=target,
+            line=node.start_point[0] + 1, receiver=receiver_chain(obj), function=self.func.name))
+
+    def call(self, node: Node, out: list, depth: int) -> None:
+        fn = node.child_by_field_name("function")
+        args_node = node.child_by_field_name("arguments")
+        callee = field = array = ""
+        receiver: tuple[str, ...] = ()
+        target = fn
+        # (*fp)(...) and (fp)(...) call what fp names.
+        while target is not None and target.type in ("parenthesized_expression", "pointer_expression") \
+                and target.named_children:
+            target = target.named_children[-1] if target.type == "pointer_expression" else target.named_children[0]
+        if target is not None:
+            if target.type == "identifier":
+                callee = _text(target)
+            elif target.type == "field_expression":
+                f = target.child_by_field_name("field")
+                field = _text(f) if f is not None else ""
+                obj = target.child_by_field_name("argument")
+                receiver = receiver_chain(obj) if obj is not None else ("?",)
+            elif target.type == "subscript_expression":
+                arr = target.child_by_field_name("argument")
+                if arr is not None and arr.type == "identifier":
+                    array = _text(arr)
+                elif arr is not None and arr.type == "field_expression":
+                    f = arr.child_by_field_name("field")
+                    field = _text(f) if f is not None else ""
+                    obj = arr.child_by_field_name("argument")
+                    receiver = receiver_chain(obj) if obj is not None else ("?",)
+            elif target.type == "call_expression":
+                # guard(mutex)(&lock): the inner call names the construct.
+                self.call(target, out, depth + 1)
+                inner = target.child_by_field_name("function")
+                if inner is not None and inner.type == "identifier":
+                    callee = _text(inner) + "()"
+        args: list[str] = []
+        if args_node is not None:
+            for a in args_node.named_children:
+                if a.type == "comment":
+                    continue
+                args.append(_text(a)[:MAX_ARG_TEXT])
+                self.expr(a, out, depth + 1)
+        if not (callee or field or array):
+            return
+        self.func.calls.append(Call(
+            callee=callee, line=node.start_point[0] + 1, col=node.start_point[1],
+            args=tuple(args), field=field, receiver=receiver, array=array))
+        out.append(len(self.func.calls) - 1)
+
+    def flat(self, node: Node, out: list) -> None:
+        """Collect calls below ``node`` without structure, iteratively."""
+        stack = [node]
+        found: list[Node] = []
+        while stack:
+            n = stack.pop()
+            if n.type == "call_expression":
+                found.append(n)
+            stack.extend(reversed(n.named_children))
+        for n in sorted(found, key=lambda n: n.start_byte):
+            fn = n.child_by_field_name("function")
+            if fn is None or fn.type != "identifier":
+                continue
+            args = n.child_by_field_name("arguments")
+            self.func.calls.append(Call(
+                callee=_text(fn), line=n.start_point[0] + 1, col=n.start_point[1],
+                args=tuple(_text(a)[:MAX_ARG_TEXT] for a in (args.named_children if args else ())
+                           if a.type != "comment")))
+            out.append(["cond", [len(self.func.calls) - 1]])
+
+
+def _initializer_bindings(facts: FileFacts, init: Node, struct: str, path: tuple[str, ...],
+                          var: str, function: str) -> None:
+    """Record `.field = fn` (nested, arrays of structs, `[IDX] = fn`, macros) bindings."""
+    stack = [(init, path)]
+    while stack:
+        node, prefix = stack.pop()
+        for child in node.named_children:
+            if child.type == "initializer_pair":
+                designators = []
+                value = child.child_by_field_name("value")
+                for d in child.named_children:
+                    if d == value:
+                        continue
+                    if d.type == "field_designator":
+                        f = d.named_children[0] if d.named_children else None
+                        designators.append(_text(f) if f is not None else "?")
+                    elif d.type == "subscript_designator":
+                        designators.append("[]")
+                    elif d.type == "field_identifier":       # old GNU `field: value`
+                        designators.append(_text(d))
+                if value is None or not designators:
+                    continue
+                sub = prefix + tuple(designators)
+                if value.type == "initializer_list":
+                    stack.append((value, sub))
+                else:
+                    name = _unwrap_function_name(value)
+                    if name:
+                        facts.bindings.append(Binding(struct, sub, name, value.start_point[0] + 1,
+                                                      var=var, function=function))
+            elif child.type == "initializer_list":
+                # An element of an array of structs: same struct type.
+                stack.append((child, prefix))
+            elif child.type == "call_expression":
+                fn = child.child_by_field_name("function")
+                args = child.child_by_field_name("arguments")
+                if fn is not None and fn.type == "identifier" and args is not None:
+                    macro = _text(fn) + "()"
+                    for i, a in enumerate(args.named_children):
+                        name = _unwrap_function_name(a)
+                        if name:
+                            facts.bindings.append(Binding(struct, prefix + (macro, str(i)), name,
+                                                          a.start_point[0] + 1, var=var, function=function))
+            else:
+                name = _unwrap_function_name(child)
+                if name:   # positional entry of an array of function pointers
+                    facts.bindings.append(Binding(struct, prefix + ("[]",), name,
+                                                  child.start_point[0] + 1, var=var, function=function))
+
+
+def _params(declarator: Node) -> tuple[tuple[str, str], ...]:
+    plist = declarator.child_by_field_name("parameters")
+    if plist is None:
+        return ()
+    params = []
+    for p in plist.named_children:
+        if p.type != "parameter_declaration":
+            continue
+        params.append((declarator_name(p.child_by_field_name("declarator")),
+                       type_name(p.child_by_field_name("type"))))
+    return tuple(params)
+
+
+def _struct_fields(facts: FileFacts, spec: Node) -> None:
+    name_node = spec.child_by_field_name("name")
+    body = spec.child_by_field_name("body")
+    if name_node is None or body is None:
+        return
+    fields = facts.structs.setdefault(_text(name_node), {})
+    for decl in body.named_children:
+        if decl.type != "field_declaration":
+            continue
+        ty_node = decl.child_by_field_name("type")
+        ty = type_name(ty_node)
+        for child in decl.children_by_field_name("declarator"):
+            fname = declarator_name(child)
+            if fname:
+                fields[fname] = ty
+
+
+class _FileWalker:
+    def __init__(self, facts: FileFacts):
+        self.facts = facts
+
+    def run(self, root: Node) -> None:
+        # Iterative over the file's top level (declarations nest in #if groups,
+        # extern "C"-like blocks and ERROR nodes); function bodies recurse.
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            t = node.type
+            if t == "function_definition":
+                self.function(node)
+                continue
+            if t == "declaration":
+                self.declaration(node)
+            elif t == "type_definition":
+                ty = node.child_by_field_name("type")
+                for d in node.children_by_field_name("declarator"):
+                    alias = declarator_name(d)
+                    if alias and type_name(ty):
+                        self.facts.typedefs[alias] = type_name(ty)
+            elif t == "expression_statement":
+                # File-scope macro invocations: DEFINE_RUNTIME_DEV_PM_OPS(...) and friends.
+                for child in node.named_children:
+                    if child.type == "call_expression":
+                        self.file_call(child)
+            if t in ("struct_specifier", "union_specifier"):
+                _struct_fields(self.facts, node)
+            if t in ("compound_statement",) and node.parent is not None and node.parent.type == "function_definition":
+                continue
+            stack.extend(reversed(node.named_children))
+
+    def file_call(self, node: Node) -> None:
+        fn = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        if fn is None or fn.type != "identifier":
+            return
+        self.facts.file_calls.append(Call(
+            callee=_text(fn), line=node.start_point[0] + 1, col=node.start_point[1],
+            args=tuple(_text(a)[:MAX_ARG_TEXT] for a in (args.named_children if args else ())
+                       if a.type != "comment")))
+
+    def declaration(self, node: Node) -> None:
+        ty_node = node.child_by_field_name("type")
+        ty = type_name(ty_node)
+        for child in node.named_children:
+            if child.type == "init_declarator":
+                name = declarator_name(child.child_by_field_name("declarator"))
+                value = child.child_by_field_name("value")
+                if name:
+                    self.facts.globals[name] = ty
+                if value is not None and value.type == "initializer_list":
+                    _initializer_bindings(self.facts, value, ty, (), name, "")
+            elif child.type in ("identifier", "pointer_declarator", "array_declarator"):
+                name = declarator_name(child)
+                if name:
+                    self.facts.globals[name] = ty
+            elif child.type == "parenthesized_declarator" and ty_node is not None \
+                    and ty_node.type == "type_identifier":
+                # `static DEFINE_MUTEX(lock);` parses as a declaration of type DEFINE_MUTEX.
+                self.facts.file_calls.append(Call(
+                    callee=ty, line=node.start_point[0] + 1, col=ty_node.start_point[1],
+                    args=(declarator_name(child),)))
+
+    def function(self, node: Node) -> None:
+        decl = _function_declarator(node.child_by_field_name("declarator"))
+        if decl is None:
+            return
+        name = declarator_name(decl.child_by_field_name("declarator"))
+        if not name:
+            return
+        static = inline = False
+        for child in node.children:
+            if child.type == "storage_class_specifier":
+                word = _text(child)
+                static |= word == "static"
+                inline |= word in ("inline", "__inline", "__inline__")
+            elif child.type == "ERROR":
+                break
+        ret = type_name(node.child_by_field_name("type"))
+        func = Function(
+            name=name, line=node.start_point[0] + 1, end_line=node.end_point[0] + 1,
+            col=node.start_point[1], static=static, inline=inline, return_type=ret,
+            params=_params(decl))
+        body = node.child_by_field_name("body")
+        if body is not None:
+            walker = _FunctionWalker(self.facts, func)
+            func.body = walker.block(body, 0)
+        self.facts.functions.append(func)
+
+
+def _count_error_lines(root: Node) -> int:
+    lines = 0
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "ERROR":
+            lines += n.end_point[0] - n.start_point[0] + 1
+            continue
+        if n.has_error:
+            stack.extend(n.children)
+    return lines
+
+
+def extract_source(path: str, source: bytes) -> FileFacts:
+    """Facts of one file; ``path`` is stored as given (root-relative)."""
+    facts = FileFacts(path=path)
+    facts.includes = tuple(m.group(1).decode("utf-8", "replace") for m in _INCLUDE_RE.finditer(source))
+    facts.lines = source.count(b"\n") + 1
+    tree = _parser().parse(prepare(source))
+    root = tree.root_node
+    _FileWalker(facts).run(root)
+    if root.has_error:
+        facts.error_lines = _count_error_lines(root)
+    return facts

@@ -1,0 +1,90 @@
+"""Plain per-file facts produced by extraction and consumed by linking.
+
+Everything here is rule-independent, so a file's facts can be cached by the
+hash of its content alone.  A function body is kept as a *skeleton*: the order
+of its calls and the control structure around them (branches, loops, exits),
+from which scopes (signalling sections, noreclaim scopes, held locks) and
+"always reaches" summaries are computed later with the rules' own data.
+
+Skeleton items (nested lists, marshal/pickle friendly):
+  int                      index into Function.calls
+  ["block", items]         a nested compound statement (ends scoped guards)
+  ["if", then, else]       else may be None
+  ["loop", items]          for / while body: may run zero times
+  ["do", items]            do/while body: runs at least once
+  ["switch", items]
+  ["cond", items]          ?: operands, right side of && and ||
+  ["ret"] ["break"] ["continue"] ["goto", label] ["label", name]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Call:
+    """One call site.
+
+    Direct calls carry ``callee``.  Calls through a struct field carry
+    ``field`` and ``receiver``: the access chain of the object the field is
+    read from, as a tuple whose first element describes the base
+    (``v:name`` variable, ``c:func`` return value of a call, ``t:type`` a cast
+    or container_of, ``?`` unknown) followed by field names.  Calls through an
+    array of function pointers carry ``array``.
+    """
+    callee: str
+    line: int
+    col: int            # 0-based byte column of the call expression
+    args: tuple[str, ...] = ()
+    field: str = ""
+    receiver: tuple[str, ...] = ()
+    array: str = ""
+
+
+@dataclass(slots=True)
+class Binding:
+    """A function (``target``) stored in a struct field or table slot.
+
+    ``struct`` is the declared type of the initialised object ("" when the
+    binding comes from an assignment whose receiver type must be inferred from
+    ``receiver``); ``path`` is the designator path, e.g. ("base", "hw_init"),
+    ("[]",) for arrays of function pointers, or ("SET_RUNTIME_PM_OPS()", "1")
+    for the n-th argument of a binding macro inside an initializer.
+    ``function`` names the enclosing function for assignments ("" at file scope).
+    """
+    struct: str
+    path: tuple[str, ...]
+    target: str
+    line: int
+    var: str = ""
+    receiver: tuple[str, ...] = ()
+    function: str = ""
+
+
+@dataclass(slots=True)
+class Function:
+    name: str
+    line: int
+    end_line: int
+    col: int
+    static: bool
+    inline: bool
+    return_type: str
+    params: tuple[tuple[str, str], ...]          # (name, type name)
+    locals: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (type, initializer text)
+    calls: list[Call] = field(default_factory=list)
+    body: list = field(default_factory=list)     # skeleton, see module doc
+
+
+@dataclass(slots=True)
+class FileFacts:
+    path: str                                    # root-relative, '/'-separated
+    functions: list[Function] = field(default_factory=list)
+    bindings: list[Binding] = field(default_factory=list)
+    structs: dict[str, dict[str, str]] = field(default_factory=dict)   # struct -> field -> type
+    typedefs: dict[str, str] = field(default_factory=dict)
+    globals: dict[str, str] = field(default_factory=dict)              # file-scope variable -> type
+    file_calls: list[Call] = field(default_factory=list)               # calls at file scope (DEFINE_* macros)
+    includes: tuple[str, ...] = ()
+    error_lines: int = 0                         # lines covered by tree-sitter ERROR nodes
+    lines: int = 0

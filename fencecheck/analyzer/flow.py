@@ -1,0 +1,105 @@
+"""Control-flow questions answered on a function's skeleton (see facts.py).
+
+* ``calls_in_scope``: which calls run while a scope opened by one call and
+  closed by another is open (signalling sections, noreclaim scopes, the
+  publish window).  A scope ends on every path that leaves it: a branch that
+  closes it and returns does not close it for the code after the branch.
+* ``always_reaches``: whether every normal path through the body passes a
+  call for which a predicate holds (early error returns are not counted:
+  ``if (!p) return -ENOMEM;`` does not make an allocation optional).
+
+Both walks are iterative over sibling items and recursive only over nesting,
+which extraction bounds (extract.MAX_DEPTH).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+Predicate = Callable[[int], bool]
+
+
+def calls_in_scope(body: list, opens: Predicate, closes: Predicate) -> set[int]:
+    inside: set[int] = set()
+    pending_labels: dict[str, int] = {}
+
+    def seq(items: list, depth: int | None) -> int | None:
+        """Walk items from scope depth ``depth``; None means the path has exited."""
+        for item in items:
+            if isinstance(item, int):
+                if depth is None:
+                    continue
+                if depth > 0:
+                    inside.add(item)
+                if opens(item):
+                    depth += 1
+                elif closes(item) and depth > 0:
+                    depth -= 1
+                continue
+            kind = item[0]
+            if kind == "label":
+                label_depth = pending_labels.get(item[1], 0)
+                depth = label_depth if depth is None else max(depth, label_depth)
+                continue
+            if depth is None:
+                # unreachable code: still look for labels inside it
+                if kind in ("block", "loop", "do", "switch", "cond"):
+                    seq(item[1], None)
+                elif kind == "if":
+                    seq(item[1], None)
+                    seq(item[2] or [], None)
+                continue
+            if kind == "block":
+                depth = seq(item[1], depth)
+            elif kind == "if":
+                a = seq(item[1], depth)
+                b = seq(item[2], depth) if item[2] is not None else depth
+                depth = None if a is None and b is None else max(x for x in (a, b) if x is not None)
+            elif kind in ("loop", "switch", "cond"):
+                after = seq(item[1], depth)
+                if kind == "loop" and after is not None and after != depth:
+                    after = seq(item[1], max(depth, after))   # second pass: state carried round the loop
+                depth = depth if after is None else max(depth, after)
+            elif kind == "do":
+                after = seq(item[1], depth)
+                depth = depth if after is None else after
+            elif kind == "ret":
+                depth = None
+            elif kind == "goto":
+                pending_labels[item[1]] = max(pending_labels.get(item[1], 0), depth)
+                depth = None
+            # break / continue: treated as falling through (loop bodies are joined anyway)
+        return depth
+
+    seq(body, 0)
+    return inside
+
+
+def always_reaches(body: list, hit: Predicate) -> int | None:
+    """The first call (in source order) that every normal path reaches, or None."""
+
+    def seq(items: list) -> tuple[int | None, bool]:
+        """(witness call, exits) for a sequence of items."""
+        for item in items:
+            if isinstance(item, int):
+                if hit(item):
+                    return item, False
+                continue
+            kind = item[0]
+            if kind in ("block", "do"):
+                w, exits = seq(item[1])
+                if w is not None or exits:
+                    return w, exits
+            elif kind == "if":
+                if item[2] is None:
+                    continue
+                wa, ea = seq(item[1])
+                wb, eb = seq(item[2])
+                if (wa is not None or ea) and (wb is not None or eb) and (wa is not None or wb is not None):
+                    return (wa if wa is not None else wb), False
+                if ea and eb:
+                    return None, True
+            elif kind in ("ret", "goto"):
+                return None, True
+        return None, False
+
+    return seq(body)[0]

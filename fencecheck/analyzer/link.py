@@ -1,0 +1,452 @@
+"""Stage 3: all files' facts -> one Program with a call graph.
+
+Resolution rules (README "How calls are resolved" says the same):
+* a direct call resolves to a static function of the caller's own file, else
+  to every non-static definition of that name, else to static (inline)
+  definitions in headers: the one the caller's includes reach when several
+  exist, all of them when the includes do not tell;
+* a call through a struct field resolves to the functions bound to that field
+  of the receiver's struct type (inferred from declarations) -- those of the
+  caller's driver unit when it has any, else all of them; when the type is not
+  known, to functions bound to a field of that name within the unit only;
+* a call through an array of function pointers resolves to the array's
+  initializer; a call through a function-pointer parameter resolves to the
+  functions callers pass for it; a field a parameter was stored into resolves
+  to what callers pass for that parameter;
+* framework hops (rules/framework.py) add edges a call makes through core code.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable
+
+import networkx as nx
+
+from ..rules import framework
+from .facts import Binding, Call, FileFacts, Function
+
+
+@dataclass(slots=True)
+class FuncRef:
+    """One function definition in the program."""
+    id: int
+    file: str
+    unit: str
+    fn: Function
+
+
+@dataclass(slots=True)
+class BoundFunction:
+    """A function bound to ``struct.field`` (resolved through nesting)."""
+    fid: int
+    struct: str
+    field: str
+    file: str
+    line: int
+    var: str
+
+
+@dataclass(slots=True)
+class Registration:
+    """A function registered to run later (work item, irq, timer...)."""
+    fid: int
+    kind: str
+    api: str
+    file: str
+    line: int
+    obj_field: str      # last field of the object the function was bound to, e.g. "retire_work"
+    unit: str
+
+
+@dataclass
+class Program:
+    funcs: list[FuncRef]
+    graph: nx.DiGraph                       # nodes: function ids; edges carry no data
+    # (function id, call index) -> resolved target function ids
+    targets: dict[tuple[int, int], tuple[int, ...]]
+    bound: dict[tuple[str, str], list[BoundFunction]]
+    registrations: list[Registration]
+    by_name: dict[str, list[int]]
+    callers_by_name: dict[str, list[tuple[int, int]]]   # callee name -> call sites
+    # (function id, call index) -> index of the parameter the call goes through
+    param_calls: dict[tuple[int, int], int]
+    files: dict[str, FileFacts] = field(default_factory=dict)
+    resolve: Callable[[str, str], tuple[int, ...]] = lambda name, file: ()
+
+    def reaching(self, names) -> set[int]:
+        """Functions that call one of ``names`` or reach such a function."""
+        found = {fid for name in names for fid, _ in self.callers_by_name.get(name, ())}
+        stack = list(found)
+        while stack:
+            for pred in self.graph.predecessors(stack.pop()):
+                if pred not in found:
+                    found.add(pred)
+                    stack.append(pred)
+        return found
+
+    def call(self, fid: int, idx: int) -> Call:
+        return self.funcs[fid].fn.calls[idx]
+
+    def call_targets(self, fid: int, idx: int) -> tuple[int, ...]:
+        return self.targets.get((fid, idx), ())
+
+    def passed_function(self, caller: int, call_idx: int, param: int) -> tuple[int, ...]:
+        """Functions a specific call passes for a function-pointer parameter."""
+        call = self.call(caller, call_idx)
+        if param >= len(call.args):
+            return ()
+        name = call.args[param].lstrip("&").strip()
+        return self.resolve(name, self.funcs[caller].file) if name.isidentifier() else ()
+
+    def describe(self, fid: int) -> str:
+        f = self.funcs[fid]
+        return f"{f.fn.name} ({f.file}:{f.fn.line})"
+
+
+def unit_of(path: str, patterns=framework.UNIT_PATTERNS) -> str:
+    parts = path.split("/")[:-1]
+    for pattern in patterns:
+        pp = pattern.split("/")
+        if len(parts) >= len(pp) and all(fnmatch.fnmatchcase(a, b) for a, b in zip(parts, pp)):
+            return "/".join(parts[:len(pp)])
+    return "/".join(parts)
+
+
+class _Types:
+    """Struct field types and typedefs merged over every scanned file."""
+
+    def __init__(self, files: list[FileFacts]):
+        self.structs: dict[str, dict[str, str]] = {}
+        self.typedefs: dict[str, str] = {}
+        for facts in files:
+            for name, fields in facts.structs.items():
+                merged = self.structs.setdefault(name, {})
+                for k, v in fields.items():
+                    merged.setdefault(k, v)
+            for k, v in facts.typedefs.items():
+                self.typedefs.setdefault(k, v)
+
+    def canon(self, t: str) -> str:
+        for _ in range(8):
+            nxt = self.typedefs.get(t)
+            if not nxt or nxt == t:
+                break
+            t = nxt
+        return t
+
+    def field_type(self, struct: str, fname: str) -> str:
+        fields = self.structs.get(self.canon(struct))
+        return self.canon(fields.get(fname, "")) if fields else ""
+
+
+class Linker:
+    def __init__(self, files: list[FileFacts], hop_overrides: dict | None = None):
+        self.files = sorted(files, key=lambda f: f.path)
+        self.types = _Types(self.files)
+        self.funcs: list[FuncRef] = []
+        self.by_name: dict[str, list[int]] = defaultdict(list)
+        self.static_in_file: dict[tuple[str, str], int] = {}
+        self.header_statics: dict[str, list[int]] = defaultdict(list)
+        self.global_defs: dict[str, list[int]] = defaultdict(list)
+        self.file_facts = {f.path: f for f in self.files}
+        self.ops_hops = dict(framework.OPS_HOPS)
+        if hop_overrides:
+            self.ops_hops.update(hop_overrides)
+        self._include_cache: dict[str, frozenset[str]] = {}
+        self._headers_by_suffix: dict[str, list[str]] = defaultdict(list)
+        for f in self.files:
+            if f.path.endswith(".h"):
+                parts = f.path.split("/")
+                for i in range(len(parts)):
+                    self._headers_by_suffix["/".join(parts[i:])].append(f.path)
+
+    # -- indexing ---------------------------------------------------------
+    def index(self) -> None:
+        for facts in self.files:
+            unit = unit_of(facts.path)
+            for fn in facts.functions:
+                fid = len(self.funcs)
+                self.funcs.append(FuncRef(fid, facts.path, unit, fn))
+                self.by_name[fn.name].append(fid)
+                if fn.static:
+                    if facts.path.endswith(".h"):
+                        self.header_statics[fn.name].append(fid)
+                    self.static_in_file.setdefault((facts.path, fn.name), fid)
+                else:
+                    self.global_defs[fn.name].append(fid)
+
+    def _includes_closure(self, path: str) -> frozenset[str]:
+        cached = self._include_cache.get(path)
+        if cached is not None:
+            return cached
+        seen = {path}
+        stack = [path]
+        while stack and len(seen) < 4000:
+            cur = stack.pop()
+            facts = self.file_facts.get(cur)
+            if facts is None:
+                continue
+            here = os.path.dirname(cur)
+            for inc in facts.includes:
+                for hdr in self._resolve_include(here, inc):
+                    if hdr not in seen:
+                        seen.add(hdr)
+                        stack.append(hdr)
+        result = frozenset(seen)
+        self._include_cache[path] = result
+        return result
+
+    def _resolve_include(self, here: str, inc: str) -> list[str]:
+        local = os.path.normpath(os.path.join(here, inc)).replace(os.sep, "/")
+        if local in self.file_facts:
+            return [local]
+        return self._headers_by_suffix.get(inc, [])
+
+    def resolve_name(self, name: str, caller_file: str) -> tuple[int, ...]:
+        own = self.static_in_file.get((caller_file, name))
+        if own is not None:
+            return (own,)
+        defs = self.global_defs.get(name)
+        if defs:
+            return tuple(defs)
+        statics = self.header_statics.get(name)
+        if not statics:
+            return ()
+        if len(statics) == 1:
+            return (statics[0],)
+        reach = self._includes_closure(caller_file)
+        chosen = tuple(fid for fid in statics if self.funcs[fid].file in reach)
+        return chosen or tuple(statics)
+
+    # -- types ------------------------------------------------------------
+    def type_of_chain(self, chain: tuple[str, ...], fref: FuncRef | None, file: str) -> str:
+        """Struct type of the object a receiver chain denotes ("" if unknown)."""
+        if not chain:
+            return ""
+        base = chain[0]
+        t = ""
+        if base.startswith("v:"):
+            name = base[2:]
+            if fref is not None:
+                local = fref.fn.locals.get(name)
+                if local:
+                    t = local[0]
+                else:
+                    for pname, ptype in fref.fn.params:
+                        if pname == name:
+                            t = ptype
+                            break
+            if not t:
+                t = self.file_facts[file].globals.get(name, "") if file in self.file_facts else ""
+        elif base.startswith("t:"):
+            t = base[2:]
+        elif base.startswith("c:"):
+            defs = self.resolve_name(base[2:], file)
+            if defs:
+                t = self.funcs[defs[0]].fn.return_type
+        t = self.types.canon(t)
+        for fname in chain[1:]:
+            if not t:
+                return ""
+            t = self.types.field_type(t, fname)
+        return t
+
+    # -- bindings ---------------------------------------------------------
+    def bindings(self) -> list[tuple[str, str, Binding, str]]:
+        """Every binding as (struct, field, binding, file), struct "" if unknown."""
+        out = []
+        func_by_file_name = {(f.file, f.fn.name): f for f in self.funcs}
+        for facts in self.files:
+            for b in facts.bindings:
+                if not b.path:
+                    continue
+                if b.receiver:      # assignment `x->f = fn`
+                    fref = func_by_file_name.get((facts.path, b.function))
+                    out.append((self.type_of_chain(b.receiver, fref, facts.path), b.path[-1], b, facts.path))
+                    continue
+                path = b.path
+                if len(path) >= 2 and path[-2].endswith("()"):
+                    macro = framework.BINDING_MACROS.get(path[-2][:-2])
+                    slot = macro.get(int(path[-1])) if macro else None
+                    if slot:
+                        out.append((slot[0], slot[1], b, facts.path))
+                    continue
+                t = self.types.canon(b.struct)
+                for fname in path[:-1]:
+                    if fname == "[]":
+                        continue
+                    t = self.types.field_type(t, fname) if t else ""
+                out.append((t, path[-1], b, facts.path))
+            for c in facts.file_calls:
+                macro = framework.DEFINING_MACROS.get(c.callee)
+                if not macro:
+                    continue
+                var = c.args[0] if c.args else ""
+                for i, (struct, fname) in macro.items():
+                    if i < len(c.args):
+                        out.append((struct, fname, Binding(struct, (fname,), c.args[i].strip(), c.line, var=var),
+                                    facts.path))
+        return out
+
+    # -- linking ----------------------------------------------------------
+    def link(self) -> Program:
+        self.index()
+        bound: dict[tuple[str, str], list[BoundFunction]] = defaultdict(list)
+        by_field: dict[str, list[BoundFunction]] = defaultdict(list)
+        array_init: dict[tuple[str, str], list[int]] = defaultdict(list)
+        # param_stores[(fid, param index)] -> fields the parameter is stored into
+        param_stores: dict[tuple[int, int], list[tuple[str, str, str]]] = defaultdict(list)
+        func_by_file_name = {(f.file, f.fn.name): f for f in self.funcs}
+        registrations: list[Registration] = []
+        for struct, fname, b, file in self.bindings():
+            targets = self.resolve_name(b.target, file)
+            if not targets:
+                fref = func_by_file_name.get((file, b.function))
+                if fref is not None:
+                    for i, (pname, _) in enumerate(fref.fn.params):
+                        if pname == b.target:
+                            param_stores[(fref.id, i)].append((struct, fname, file))
+                continue
+            for fid in targets:
+                bf = BoundFunction(fid, struct, fname, file, b.line, b.var)
+                bound[(struct, fname)].append(bf)
+                by_field[fname].append(bf)
+                if b.path[-1] == "[]" and b.var:
+                    array_init[(file, b.var)].append(fid)
+                kind = framework.REGISTRATION_FIELDS.get((struct, fname))
+                if kind is None and not struct and fname == "function":
+                    kind = "hrtimer"
+                if kind:
+                    registrations.append(Registration(fid, kind, "." + fname, file, b.line, fname,
+                                                      unit_of(file)))
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(range(len(self.funcs)))
+        targets: dict[tuple[int, int], tuple[int, ...]] = {}
+        callers_by_name: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        param_callbacks: list[tuple[int, int, int]] = []   # (fid, call idx, param index)
+        field_of_param: list[tuple[int, int, str]] = []
+
+        def bound_in_unit(candidates: list[BoundFunction], unit: str) -> tuple[int, ...]:
+            same = [b.fid for b in candidates if self.funcs[b.fid].unit == unit]
+            return tuple(dict.fromkeys(same))
+
+        for fref in self.funcs:
+            fn = fref.fn
+            pnames = {p: i for i, (p, _) in enumerate(fn.params)}
+            for idx, c in enumerate(fn.calls):
+                found: tuple[int, ...] = ()
+                if c.callee:
+                    callers_by_name[c.callee].append((fref.id, idx))
+                    if c.callee in framework.DEFERRAL_APIS:
+                        continue
+                    if c.callee in pnames and not fn.locals.get(c.callee):
+                        param_callbacks.append((fref.id, idx, pnames[c.callee]))
+                        continue
+                    found = self.resolve_name(c.callee, fref.file)
+                    found += self._hops(fref, c, bound)
+                elif c.field:
+                    t = self.type_of_chain(c.receiver, fref, fref.file)
+                    typed = bound.get((t, c.field), []) if t else []
+                    if typed:
+                        found = bound_in_unit(typed, fref.unit) or tuple(dict.fromkeys(b.fid for b in typed))
+                    else:
+                        found = bound_in_unit(by_field.get(c.field, []), fref.unit)
+                    if not found:
+                        field_of_param.append((fref.id, idx, c.field))
+                elif c.array:
+                    found = tuple(dict.fromkeys(array_init.get((fref.file, c.array), ())))
+                if found:
+                    targets[(fref.id, idx)] = found
+                    graph.add_edges_from((fref.id, t) for t in found)
+            for c in fn.calls:
+                reg = framework.REGISTRATIONS.get(c.callee)
+                if reg is None:
+                    continue
+                fn_arg, obj_arg, kind = reg
+                for arg_i in (fn_arg,) + framework.REGISTRATION_EXTRA_ARGS.get(c.callee, ()):
+                    if arg_i >= len(c.args):
+                        continue
+                    name = c.args[arg_i].lstrip("&").strip()
+                    obj_field = ""
+                    if obj_arg is not None and obj_arg < len(c.args):
+                        obj_field = _last_field(c.args[obj_arg])
+                    for fid in self.resolve_name(name, fref.file):
+                        registrations.append(Registration(fid, kind, c.callee, fref.file, c.line, obj_field,
+                                                          fref.unit))
+
+        # Function-pointer parameters: `void run(void (*fn)(x)) { fn(x); }`.  Which
+        # function runs depends on the caller (kref_put has thousands), so the
+        # reachability walk resolves these per call path (Program.param_calls);
+        # the graph gets every candidate, for the "may reach" over-approximation.
+        param_calls: dict[tuple[int, int], int] = {}
+        for fid, idx, pidx in param_callbacks:
+            param_calls[(fid, idx)] = pidx
+            graph.add_edges_from((fid, t) for t in self._functions_passed(fid, pidx, callers_by_name))
+        # A parameter stored into a field, called later through that field.
+        stored_fields: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for (fid, pidx), stores in param_stores.items():
+            for fn_id in self._functions_passed(fid, pidx, callers_by_name):
+                for _, fname, file in stores:
+                    stored_fields[(unit_of(file), fname)].add(fn_id)
+        for fid, idx, fname in field_of_param:
+            passed = tuple(sorted(stored_fields.get((self.funcs[fid].unit, fname), ())))
+            if passed:
+                targets[(fid, idx)] = passed
+                graph.add_edges_from((fid, t) for t in passed)
+
+        # Waiting for a work item runs its function (flush_work & co).
+        work_by_field: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for r in registrations:
+            if r.obj_field:
+                work_by_field[(r.unit, r.obj_field)].append(r.fid)
+        for fref in self.funcs:
+            for idx, c in enumerate(fref.fn.calls):
+                arg_i = framework.WORK_WAIT_HOPS.get(c.callee)
+                if arg_i is None or arg_i >= len(c.args):
+                    continue
+                found = tuple(dict.fromkeys(work_by_field.get((fref.unit, _last_field(c.args[arg_i])), ())))
+                if found:
+                    targets[(fref.id, idx)] = targets.get((fref.id, idx), ()) + found
+                    graph.add_edges_from((fref.id, t) for t in found)
+
+        return Program(self.funcs, graph, targets, dict(bound), registrations, dict(self.by_name),
+                       dict(callers_by_name), param_calls, self.file_facts, self.resolve_name)
+
+    def _hops(self, fref: FuncRef, c: Call, bound) -> tuple[int, ...]:
+        found: list[int] = []
+        for struct, fname in self.ops_hops.get(c.callee, ()):
+            for b in bound.get((struct, fname), ()):
+                if self.funcs[b.fid].unit == fref.unit:
+                    found.append(b.fid)
+        for arg_i in framework.CALLBACK_ARG_HOPS.get(c.callee, ()):
+            if arg_i < len(c.args):
+                found.extend(self.resolve_name(c.args[arg_i].lstrip("&").strip(), fref.file))
+        return tuple(dict.fromkeys(found))
+
+    def _functions_passed(self, fid: int, pidx: int, callers_by_name) -> tuple[int, ...]:
+        fref = self.funcs[fid]
+        out: list[int] = []
+        for caller, idx in callers_by_name.get(fref.fn.name, ()):
+            c = self.funcs[caller].fn.calls[idx]
+            if pidx < len(c.args) and fid in self.resolve_name(c.callee, self.funcs[caller].file):
+                name = c.args[pidx].lstrip("&").strip()
+                if name.isidentifier():
+                    out.extend(self.resolve_name(name, self.funcs[caller].file))
+        return tuple(dict.fromkeys(out))
+
+
+def _last_field(expr: str) -> str:
+    """`&gpu->retire_work` -> "retire_work"; `&w` -> "w"."""
+    text = expr.strip().lstrip("&").strip().rstrip(")")
+    for sep in ("->", "."):
+        if sep in text:
+            text = text.rsplit(sep, 1)[1]
+    return text.strip("() ")
+
+
+def link(files: list[FileFacts], hop_overrides: dict | None = None) -> Program:
+    return Linker(files, hop_overrides).link()

@@ -1,0 +1,137 @@
+"""The scan, stage by stage: discover -> extract -> link -> rules -> reach.
+
+Each stage takes plain data and returns plain data; this module only wires
+them together, runs extraction in worker processes, and counts what was
+skipped and why.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from .. import rules as rule_registry
+from .config import Config
+from .discover import Discovery, Skipped, SourceFile, discover
+from .extract import extract_source
+from .facts import FileFacts
+from .link import Program, link
+from .reach import Finding, find_paths
+from .summaries import summarize
+
+# Generated blobs (firmware tables) are not driver logic; parsing them costs
+# seconds each.  Counted as skipped, never silently.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class ScanStats:
+    files_discovered: int = 0
+    files_parsed: int = 0
+    functions: int = 0
+    calls: int = 0
+    entries: int = 0
+    error_lines: int = 0
+    lines: int = 0
+    seconds: float = 0.0
+    skipped: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding]
+    stats: ScanStats
+    skipped: list[Skipped]
+    program: Program | None = None
+
+
+def read_and_extract(rel: str, path: str) -> FileFacts | Skipped:
+    """Worker: one file -> facts, or the reason it was not parsed."""
+    try:
+        # O_NONBLOCK: a FIFO that slipped past discovery must not block the scan.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            st = os.fstat(fd)
+            if not (st.st_mode & 0o170000 == 0o100000):
+                return Skipped(rel, "not-a-regular-file")
+            if st.st_size > MAX_FILE_BYTES:
+                return Skipped(rel, "too-large", f"{st.st_size} bytes")
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read()
+        finally:
+            os.close(fd)
+    except FileNotFoundError:
+        return Skipped(rel, "vanished", "deleted after discovery")
+    except OSError as e:
+        return Skipped(rel, "unreadable", e.strerror or str(e))
+    if b"{" not in data:
+        return Skipped(rel, "no-code", "no function body or initializer")
+    if b"\0" in data[:65536] and data.count(b"\0") > len(data) // 100:
+        return Skipped(rel, "binary", "NUL bytes")
+    try:
+        return extract_source(rel, data)
+    except RecursionError:
+        return Skipped(rel, "too-deep", "nesting beyond the parser's limits")
+
+
+def _extract_batch(batch: list[tuple[str, str]]) -> list[FileFacts | Skipped]:
+    return [read_and_extract(rel, path) for rel, path in batch]
+
+
+def extract_all(files: list[SourceFile], jobs: int, progress=None) -> list[FileFacts | Skipped]:
+    work = [(f.rel, f.abs) for f in files]
+    if jobs <= 1 or len(work) < 16:
+        out = []
+        for item in work:
+            out.append(read_and_extract(*item))
+            if progress:
+                progress(1)
+        return out
+    batch_size = max(1, min(64, len(work) // (jobs * 8) or 1))
+    batches = [work[i:i + batch_size] for i in range(0, len(work), batch_size)]
+    out = []
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for result in pool.map(_extract_batch, batches):
+            out.extend(result)
+            if progress:
+                progress(len(result))
+    return out
+
+
+def analyse(facts: list[FileFacts], config: Config) -> tuple[list[Finding], Program, int]:
+    """Link, mark contexts and sinks, and find the forbidden paths."""
+    program = link(facts)
+    entries = []
+    for ctx_rule in rule_registry.context_rules(config):
+        entries.extend(ctx_rule.find(program, config))
+    entries.sort(key=lambda e: (program.funcs[e.fid].file, program.funcs[e.fid].fn.line, e.context, e.how))
+    summaries = [summarize(program, r) for r in rule_registry.sink_rules(config)]
+    return find_paths(program, entries, summaries), program, len(entries)
+
+
+def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_factory=None) -> ScanResult:
+    started = time.monotonic()
+    stats = ScanStats()
+    found: Discovery = discover(paths, root)
+    stats.files_discovered = len(found.files)
+    skipped = list(found.skipped)
+    progress = progress_factory(len(found.files)) if progress_factory else None
+    results = extract_all(found.files, jobs or os.cpu_count() or 1, progress)
+    facts = []
+    for r in results:
+        if isinstance(r, Skipped):
+            skipped.append(r)
+        else:
+            facts.append(r)
+            stats.functions += len(r.functions)
+            stats.calls += sum(len(f.calls) for f in r.functions)
+            stats.error_lines += r.error_lines
+            stats.lines += r.lines
+    stats.files_parsed = len(facts)
+    findings, program, stats.entries = analyse(facts, config)
+    skipped.sort(key=lambda s: (s.rel, s.reason))
+    stats.skipped = Counter(s.reason for s in skipped)
+    stats.seconds = time.monotonic() - started
+    return ScanResult(findings, stats, skipped, program)

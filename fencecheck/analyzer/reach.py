@@ -1,0 +1,163 @@
+"""Stage 5: context entries x sink summaries -> findings with call paths.
+
+For each entry and each sink rule that its context forbids, a breadth-first
+walk from the entry finds every sink site it can reach, with the shortest
+path.  One finding per (rule, entry function, sink site); the first entry (in
+the deterministic order of entries) that reaches a site names its context.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from ..rules.base import CONTEXTS, Entry, SinkRule
+from ..rules.framework import FRAMEWORK_PREFIXES
+from .link import Program
+from .summaries import RuleSummary
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One location on a finding's path."""
+    file: str
+    line: int
+    col: int          # 0-based byte column
+    function: str     # function the location is in
+    text: str         # what happens there
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    context: str
+    entry: str
+    entry_how: str
+    sink: str          # callee at the sink site
+    what: str          # why the sink is forbidden
+    steps: tuple[Step, ...]
+    primary: int       # index into steps of the primary location
+    fix: str
+
+    @property
+    def location(self) -> Step:
+        return self.steps[self.primary]
+
+    @property
+    def message(self) -> str:
+        return (f"{self.what}, on the {CONTEXTS[self.context]} of {self.entry} ({self.entry_how})")
+
+    def sort_key(self):
+        loc = self.location
+        return (loc.file, loc.line, loc.col, self.rule, self.entry, self.steps)
+
+
+def _call_step(program: Program, fid: int, idx: int) -> Step:
+    f = program.funcs[fid]
+    c = f.fn.calls[idx]
+    callee = c.callee or (f"{'->'.join(c.receiver[1:] + (c.field,)) if c.field else c.array + '[]'}")
+    args = ", ".join(c.args)
+    if len(args) > 80:
+        args = args[:77] + "..."
+    return Step(f.file, c.line, c.col, f.fn.name, f"{f.fn.name} calls {callee}({args})")
+
+
+def _primary(steps: list[Step], site_index: int) -> int:
+    """The sink site, unless it lies in core code and driver code precedes it."""
+    if not steps[site_index].file.startswith(FRAMEWORK_PREFIXES):
+        return site_index
+    for i in range(site_index, 0, -1):
+        if not steps[i].file.startswith(FRAMEWORK_PREFIXES):
+            return i
+    return site_index
+
+
+def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> list[Finding]:
+    findings: dict[tuple[str, int, int, int], Finding] = {}
+    for entry in entries:
+        entry_file = program.funcs[entry.fid].file
+        for summary in summaries:
+            rule: SinkRule = summary.rule
+            if not rule.forbidden(entry.context, entry_file):
+                continue
+            if entry.fid not in summary.may_reach:
+                continue
+            for site_fid, site_idx, hops in _walk(program, entry, summary):
+                key = (rule.id, entry.fid, site_fid, site_idx)
+                if key in findings:
+                    continue
+                findings[key] = _finding(program, entry, summary, site_fid, site_idx, hops)
+    return sorted(findings.values(), key=Finding.sort_key)
+
+
+def _walk(program: Program, entry: Entry, summary: RuleSummary):
+    """Yield (fid, call index, hops to it) for each sink site reachable from the entry.
+
+    Walk states are functions, except that a function calling through a
+    function-pointer parameter is visited once per call site that passes one
+    (state (fid, caller, call index)): what it calls depends on that caller.
+    """
+    funcs = program.funcs
+    home = funcs[entry.fid].unit
+    takes_callbacks = {fid for fid, _ in program.param_calls}
+    start = (entry.fid, -1, -1)
+    parent: dict[tuple[int, int, int], tuple[tuple[int, int, int], int] | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        state = queue.popleft()
+        fid = state[0]
+        calls = funcs[fid].fn.calls
+        exempt = summary.exempt.get(fid, ())
+        for idx in range(len(calls)):
+            if fid == entry.fid and entry.calls is not None and idx not in entry.calls:
+                continue
+            if idx in exempt:
+                continue
+            if (fid, idx) in summary.sites:
+                yield fid, idx, _hops(parent, state)
+                continue
+            if (fid, idx) in summary.api_calls:
+                continue
+            pidx = program.param_calls.get((fid, idx))
+            if pidx is not None:
+                targets = program.passed_function(state[1], state[2], pidx) if state[1] >= 0 else ()
+            else:
+                targets = program.call_targets(fid, idx)
+            callee = calls[idx].callee
+            for g in targets:
+                # A path may go through core code, but what core code calls back
+                # through ops tables or hops belongs to the entry's own driver.
+                if pidx is None and funcs[g].fn.name != callee and funcs[g].unit != home:
+                    continue
+                if g not in summary.may_reach:
+                    continue
+                nxt = (g, fid, idx) if g in takes_callbacks else (g, -1, -1)
+                if nxt not in parent:
+                    parent[nxt] = (state, idx)
+                    queue.append(nxt)
+
+
+def _hops(parent: dict, state) -> list[tuple[int, int]]:
+    hops = []
+    link = parent[state]
+    while link is not None:
+        prev, idx = link
+        hops.append((prev[0], idx))
+        link = parent[prev]
+    hops.reverse()
+    return hops
+
+
+def _finding(program: Program, entry: Entry, summary: RuleSummary, fid: int, idx: int,
+             hops: list[tuple[int, int]]) -> Finding:
+    ef = program.funcs[entry.fid]
+    steps = [Step(ef.file, ef.fn.line, ef.fn.col, ef.fn.name, f"{ef.fn.name}: {entry.how}")]
+    steps += [_call_step(program, f, i) for f, i in hops]
+    site_index = len(steps)
+    steps.append(_call_step(program, fid, idx))
+    steps += [_call_step(program, f, i) for f, i in summary.witness(fid, idx, program)]
+    site = summary.sites[(fid, idx)]
+    call = program.call(fid, idx)
+    return Finding(
+        rule=summary.rule.id, context=entry.context, entry=ef.fn.name, entry_how=entry.how,
+        sink=call.callee or call.field or call.array, what=site.what, steps=tuple(steps),
+        primary=_primary(steps, site_index), fix=summary.rule.fix_hint)

@@ -1,0 +1,193 @@
+"""Stage 6: findings -> text, JSON or SARIF 2.1.0.
+
+SARIF is built with sarif-om and serialized here: sarif-om's own
+serializer drops properties equal to the schema default, ``level``
+"warning" among them, which GitHub then shows as a note-less result.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+
+import attr
+import sarif_om as om
+
+from .. import __version__
+from .. import rules as rule_registry
+from .pipeline import ScanResult
+from .reach import Finding, Step
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFO_URI = "https://github.com/fencecheck/fencecheck"
+LEVEL = "warning"
+# Skip reasons that are not a loss: files that hold no code at all.
+BENIGN_SKIPS = frozenset({"no-code"})
+
+
+# -- text -------------------------------------------------------------------
+def summary_line(result: ScanResult) -> str:
+    s = result.stats
+    per_rule = Counter(f.rule for f in result.findings)
+    rules = ", ".join(f"{k} {v}" for k, v in sorted(per_rule.items())) or "none"
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(s.skipped.items())) or "none"
+    return (f"fencecheck: {len(result.findings)} finding(s) [{rules}]; {s.files_parsed} files parsed, "
+            f"{s.functions} functions, {s.entries} context entries; skipped: {skipped}; "
+            f"{s.seconds:.1f}s")
+
+
+def to_text(result: ScanResult) -> str:
+    out = []
+    for f in result.findings:
+        loc = f.location
+        out.append(f"{loc.file}:{loc.line}:{loc.col + 1}: {LEVEL}: {f.message} [{f.rule}]")
+        for step in f.steps:
+            out.append(f"    {step.file}:{step.line}: {step.text}")
+        if f.fix:
+            out.append(f"    fix: {f.fix}")
+    for s in result.skipped:
+        if s.reason not in BENIGN_SKIPS:
+            detail = f" ({s.detail})" if s.detail else ""
+            out.append(f"{s.rel}: note: skipped: {s.reason}{detail}")
+    out.append(summary_line(result))
+    return "\n".join(out) + "\n"
+
+
+# -- JSON -------------------------------------------------------------------
+def _step_json(s: Step) -> dict:
+    return {"file": s.file, "line": s.line, "column": s.col + 1, "function": s.function, "text": s.text}
+
+
+def to_json(result: ScanResult) -> str:
+    s = result.stats
+    doc = {
+        "version": __version__,
+        "findings": [{
+            "rule": f.rule, "context": f.context, "entry": f.entry, "entry_how": f.entry_how,
+            "sink": f.sink, "message": f.message, "location": _step_json(f.location),
+            "path": [_step_json(st) for st in f.steps], "fix": f.fix,
+        } for f in result.findings],
+        "summary": {
+            "findings": len(result.findings),
+            "per_rule": dict(sorted(Counter(f.rule for f in result.findings).items())),
+            "files_discovered": s.files_discovered, "files_parsed": s.files_parsed,
+            "functions": s.functions, "calls": s.calls, "context_entries": s.entries,
+            "parse_error_lines": s.error_lines, "lines": s.lines,
+            "skipped": dict(sorted(s.skipped.items())),
+        },
+        "skipped": [{"file": k.rel, "reason": k.reason, "detail": k.detail} for k in result.skipped],
+    }
+    return json.dumps(doc, indent=1, sort_keys=False) + "\n"
+
+
+# -- SARIF ------------------------------------------------------------------
+class _Columns:
+    """Byte columns (tree-sitter) -> UTF-16 code unit columns (SARIF, GitHub)."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.cache: dict[str, list[bytes] | None] = {}
+
+    def utf16(self, file: str, line: int, byte_col: int) -> int:
+        lines = self.cache.get(file, False)
+        if lines is False:
+            try:
+                with open(os.path.join(self.root, file), "rb") as fh:
+                    lines = fh.read().split(b"\n")
+            except OSError:
+                lines = None
+            self.cache[file] = lines
+        if not lines or line - 1 >= len(lines):
+            return byte_col + 1
+        prefix = lines[line - 1][:byte_col].decode("utf-8", "replace")
+        return len(prefix.encode("utf-16-le")) // 2 + 1
+
+
+def _location(step: Step, cols: _Columns, message: str | None = None) -> om.Location:
+    return om.Location(
+        physical_location=om.PhysicalLocation(
+            artifact_location=om.ArtifactLocation(uri=step.file, uri_base_id="%SRCROOT%"),
+            region=om.Region(start_line=step.line, start_column=cols.utf16(step.file, step.line, step.col))),
+        logical_locations=[om.LogicalLocation(fully_qualified_name=step.function, kind="function")],
+        message=om.Message(text=message) if message else None)
+
+
+def _rules() -> list[om.ReportingDescriptor]:
+    out = []
+    for module in rule_registry.SINK_MODULES:
+        rule = module.make_rule()
+        doc = module.DOC
+        out.append(om.ReportingDescriptor(
+            id=module.ID, name="".join(p.capitalize() for p in module.ID.split("_")),
+            short_description=om.MultiformatMessageString(text=doc.title),
+            full_description=om.MultiformatMessageString(text=doc.finds),
+            help=om.MultiformatMessageString(text=doc.text(module.ID), markdown=doc.markdown(module.ID)),
+            default_configuration=om.ReportingConfiguration(level=LEVEL),
+            properties={"tags": list(rule.tags), "precision": rule.precision,
+                        "problem.severity": "warning"}))
+    return out
+
+
+def _result(f: Finding, rule_index: int, cols: _Columns) -> om.Result:
+    flow_locations = [
+        om.ThreadFlowLocation(location=_location(step, cols, step.text), nesting_level=i,
+                              execution_order=i)
+        for i, step in enumerate(f.steps)]
+    return om.Result(
+        rule_id=f.rule, rule_index=rule_index, level=LEVEL,
+        message=om.Message(text=f.message + (f". Fix: {f.fix}" if f.fix else "")),
+        locations=[_location(f.location, cols)],
+        code_flows=[om.CodeFlow(thread_flows=[om.ThreadFlow(locations=flow_locations)])],
+        properties={"context": f.context, "sink": f.sink, "entry": f.entry, "entryHow": f.entry_how})
+
+
+def to_sarif(result: ScanResult, root: str, category: str = "fencecheck/") -> str:
+    cols = _Columns(root)
+    rules = _rules()
+    index = {r.id: i for i, r in enumerate(rules)}
+    notifications = [
+        om.Notification(
+            message=om.Message(text=f"skipped {s.rel}: {s.reason}" + (f" ({s.detail})" if s.detail else "")),
+            level="note" if s.reason in BENIGN_SKIPS else "warning",
+            descriptor=om.ReportingDescriptorReference(id=f"skipped/{s.reason}"),
+            locations=[om.Location(physical_location=om.PhysicalLocation(
+                artifact_location=om.ArtifactLocation(uri=s.rel, uri_base_id="%SRCROOT%")))])
+        for s in result.skipped]
+    stats = result.stats
+    run = om.Run(
+        tool=om.Tool(driver=om.ToolComponent(
+            name="fencecheck", version=__version__, semantic_version=__version__,
+            information_uri=INFO_URI, rules=rules)),
+        automation_details=om.RunAutomationDetails(id=category),
+        column_kind="utf16CodeUnits",
+        invocations=[om.Invocation(
+            execution_successful=True, tool_execution_notifications=notifications or None,
+            properties={"skipped": dict(sorted(stats.skipped.items())), "filesParsed": stats.files_parsed,
+                        "functions": stats.functions})],
+        results=[_result(f, index[f.rule], cols) for f in result.findings])
+    log = om.SarifLog(version="2.1.0", schema_uri=SARIF_SCHEMA, runs=[run])
+    return json.dumps(_plain(log), indent=1) + "\n"
+
+
+# Properties sarif-om would drop as defaults but that readers rely on.
+_ALWAYS_EMIT = frozenset({"level"})
+
+
+def _plain(obj):
+    """sarif-om object tree -> JSON-ready dicts, keeping explicit ``level``."""
+    if attr.has(type(obj)):
+        out = {}
+        for a in attr.fields(type(obj)):
+            value = getattr(obj, a.name)
+            if value is None:
+                continue
+            default = a.default.factory() if isinstance(a.default, attr.Factory) else a.default
+            if value == default and a.name not in _ALWAYS_EMIT:
+                continue
+            out[a.metadata.get("schema_property_name", a.name)] = _plain(value)
+        return out
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj

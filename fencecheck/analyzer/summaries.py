@@ -1,0 +1,207 @@
+"""Stage 4b: per-function sink summaries for one sink rule.
+
+For every function, which of its calls are *sink sites* of the rule:
+* ``api``: the call is to an API the rule names (never followed into);
+* ``wrapper``: the callee always reaches a sink site (``msm_gem_lock``, a
+  buffer-object constructor): the call is where a developer meets the sink;
+* ``param``: the callee passes a parameter to the sink (a gfp mask) and this
+  call chooses a value that makes it forbidden, so the finding lands where the
+  mask is chosen.
+Summaries are computed bottom-up to a fixpoint, so recursion terminates.
+"""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from ..rules.base import Hit, ParamFlow, SinkRule
+from .flow import always_reaches, calls_in_scope
+from .link import Program
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    kind: str               # "api" | "wrapper" | "param"
+    what: str               # why the terminal call is forbidden (from the rule)
+    callee: int = -1        # wrapper/param: the function the chain continues in
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSink:
+    call: int               # call index in the function where the parameter flows on
+    callee: int = -1        # -1: flows straight into an API
+
+
+@dataclass
+class RuleSummary:
+    rule: SinkRule
+    sites: dict[tuple[int, int], Site] = field(default_factory=dict)
+    api_calls: set[tuple[int, int]] = field(default_factory=set)     # calls never followed
+    always: dict[int, int] = field(default_factory=dict)             # fid -> witness call
+    params: dict[int, dict[int, ParamSink]] = field(default_factory=lambda: defaultdict(dict))
+    exempt: dict[int, set[int]] = field(default_factory=dict)        # fid -> calls in exempt scopes
+    may_reach: set[int] = field(default_factory=set)
+
+    def witness(self, fid: int, idx: int, program: Program) -> list[tuple[int, int]]:
+        """Calls from a site down to the API call that makes it forbidden."""
+        chain: list[tuple[int, int]] = []
+        seen: set[tuple[int, int]] = set()
+        site = self.sites.get((fid, idx))
+        param = -1
+        if site is not None and site.kind == "param":
+            param = _param_passed(self, program, fid, idx, site.callee)
+        cur = site.callee if site is not None else -1
+        while cur >= 0 and len(chain) < 200:
+            if param >= 0:
+                ps = self.params.get(cur, {}).get(param)
+                if ps is None:
+                    break
+                step, nxt = (cur, ps.call), ps.callee
+                param = _param_passed(self, program, cur, ps.call, nxt) if nxt >= 0 else -1
+            else:
+                w = self.always.get(cur)
+                if w is None:
+                    break
+                step = (cur, w)
+                s = self.sites.get(step)
+                nxt = s.callee if s is not None else -1
+                if s is not None and s.kind == "param":
+                    param = _param_passed(self, program, cur, w, nxt)
+            if step in seen:
+                break
+            seen.add(step)
+            chain.append(step)
+            cur = nxt
+        return chain
+
+
+def _param_passed(summary: RuleSummary, program: Program, fid: int, idx: int, callee: int) -> int:
+    """Index of the callee parameter through which this call's argument reaches the sink."""
+    if callee < 0:
+        return -1
+    flows = summary.params.get(callee, {})
+    call = program.call(fid, idx)
+    for i in sorted(flows):
+        if i < len(call.args):
+            return i
+    return -1
+
+
+def summarize(program: Program, rule: SinkRule) -> RuleSummary:
+    s = RuleSummary(rule)
+    funcs = program.funcs
+    match_cache: dict[str, bool] = {}
+
+    def api_verdict(fid: int, idx: int):
+        call = funcs[fid].fn.calls[idx]
+        if not call.callee:
+            return False, None
+        known = match_cache.get(call.callee)
+        if known is False:
+            return False, None
+        verdict = rule.match(call.callee, call.args, funcs[fid].fn)
+        if known is None:
+            # a name the rule ignores for one call it ignores for all: remember that
+            probe = verdict if verdict is not None else rule.match(call.callee, ("GFP_KERNEL",) * 8, None)
+            match_cache[call.callee] = probe is not None
+            if probe is None:
+                return False, None
+        return True, verdict
+
+    for opens, closes in rule.exempt_scopes:
+        for name in opens:
+            for fid, _ in program.callers_by_name.get(name, ()):
+                body = funcs[fid].fn.calls
+                inside = calls_in_scope(funcs[fid].fn.body,
+                                        lambda i, b=body: b[i].callee in opens,
+                                        lambda i, b=body: b[i].callee in closes)
+                s.exempt.setdefault(fid, set()).update(inside)
+
+    callers: dict[int, set[int]] = defaultdict(set)
+    for (fid, _), targets in program.targets.items():
+        for t in targets:
+            callers[t].add(fid)
+
+    def evaluate(fid: int) -> bool:
+        fn = funcs[fid].fn
+        exempt = s.exempt.get(fid, ())
+        before = (len([1 for i in range(len(fn.calls)) if (fid, i) in s.sites]),
+                  len(s.params.get(fid, ())), s.always.get(fid))
+        for idx, call in enumerate(fn.calls):
+            if idx in exempt or (fid, idx) in s.sites:
+                continue
+            is_api, verdict = api_verdict(fid, idx)
+            if is_api:
+                s.api_calls.add((fid, idx))
+                if isinstance(verdict, Hit):
+                    s.sites[(fid, idx)] = Site("api", verdict.what)
+                elif isinstance(verdict, ParamFlow):
+                    s.params[fid].setdefault(verdict.index, ParamSink(idx))
+                continue
+            for g in program.targets.get((fid, idx), ()):
+                # "always reaches" is only trusted through a plain call of that very
+                # function, not through ops tables or framework hops.
+                if g in s.always and funcs[g].fn.name == call.callee:
+                    terminal = _terminal_what(s, g)
+                    s.sites[(fid, idx)] = Site("wrapper", f"{call.callee or call.field}() {terminal}", g)
+                    break
+                flows = s.params.get(g)
+                if flows and rule.argument is not None:
+                    placed = False
+                    for i in sorted(flows):
+                        if i >= len(call.args):
+                            continue
+                        v = rule.argument(call.args[i], fn)
+                        if isinstance(v, Hit):
+                            s.sites[(fid, idx)] = Site("param", v.what, g)
+                            placed = True
+                            break
+                        if isinstance(v, ParamFlow):
+                            s.params[fid].setdefault(v.index, ParamSink(idx, g))
+                    if placed:
+                        break
+        if fid not in s.always:
+            w = always_reaches(fn.body, lambda i: (fid, i) in s.sites)
+            if w is not None:
+                s.always[fid] = w
+        after = (len([1 for i in range(len(fn.calls)) if (fid, i) in s.sites]),
+                 len(s.params.get(fid, ())), s.always.get(fid))
+        return after != before
+
+    queue = deque(range(len(funcs)))
+    queued = set(queue)
+    while queue:
+        fid = queue.popleft()
+        queued.discard(fid)
+        if evaluate(fid):
+            for c in callers.get(fid, ()):
+                if c not in queued:
+                    queued.add(c)
+                    queue.append(c)
+
+    # Functions from which some site can be reached: the only ones worth visiting.
+    with_sites = {fid for fid, _ in s.sites}
+    s.may_reach = set(with_sites)
+    stack = list(with_sites)
+    while stack:
+        f = stack.pop()
+        for c in callers.get(f, ()):
+            if c not in s.may_reach:
+                s.may_reach.add(c)
+                stack.append(c)
+    return s
+
+
+def _terminal_what(s: RuleSummary, fid: int) -> str:
+    """Describe the API call a wrapper always reaches: "reaches dma_resv_lock() ..."."""
+    seen = set()
+    while fid not in seen:
+        seen.add(fid)
+        w = s.always.get(fid)
+        site = s.sites.get((fid, w)) if w is not None else None
+        if site is None:
+            break
+        if site.kind != "wrapper":
+            return "reaches " + site.what
+        fid = site.callee
+    return "reaches a forbidden call"

@@ -1,0 +1,160 @@
+"""Command line: ``fencecheck scan|rules|explain``.
+
+Exit codes: 0 no findings, 1 findings, 2 usage or internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+
+from . import __version__
+from . import rules as rule_registry
+from .analyzer import report
+from .analyzer.config import ConfigError, load
+from .analyzer.discover import UsageError
+from .analyzer.pipeline import scan
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _default_paths() -> list[str]:
+    """No path given: the bundled fixtures when run in this repository, else '.'."""
+    return ["fixtures"] if os.path.isdir("fixtures") and os.path.isfile("pyproject.toml") else ["."]
+
+
+def _root_for(paths: list[str], root: str | None) -> str:
+    if root:
+        return os.path.abspath(root)
+    cwd = os.getcwd()
+    absolute = [os.path.abspath(p) for p in paths]
+    if all(os.path.commonpath([cwd, p]) == cwd for p in absolute):
+        return cwd
+    common = os.path.commonpath(absolute)
+    return common if os.path.isdir(common) else os.path.dirname(common)
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write via a temporary file in the same directory and rename over ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"output directory does not exist: {directory}")
+    fd, tmp = tempfile.mkstemp(prefix=".fencecheck-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _progress_factory():
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    def factory(total: int):
+        progress = Progress("extracting", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            transient=True, console=None)
+        progress.start()
+        task = progress.add_task("files", total=total)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            if progress.tasks[0].completed >= total:
+                progress.stop()
+        return advance
+    return factory
+
+
+def cmd_scan(args) -> int:
+    paths = args.paths or _default_paths()
+    root = _root_for(paths, args.root)
+    if not os.path.isdir(root):
+        raise UsageError(f"root is not a directory: {root}")
+    config = load(root, args.config)
+    result = scan(paths, root, config, jobs=args.jobs, progress_factory=_progress_factory())
+    if args.format == "sarif":
+        text = report.to_sarif(result, root, category=args.category)
+    elif args.format == "json":
+        text = report.to_json(result)
+    else:
+        text = report.to_text(result)
+    if args.output:
+        write_atomically(args.output, text)
+        print(report.summary_line(result), file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+        if args.format != "text":
+            print(report.summary_line(result), file=sys.stderr)
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+
+
+def cmd_rules(args) -> int:
+    for rule_id, (kind, doc) in rule_registry.all_docs().items():
+        print(f"{rule_id:26} {kind:8} {doc.title}")
+    print("\nforbidden where (sink x context):")
+    from .analyzer.config import Config
+    for rule in rule_registry.sink_rules(Config()):
+        cells = []
+        for ctx in ("signalling", "reclaim", "mmu_notifier"):
+            allowed = rule.forbidden_in.get(ctx)
+            cells.append(f"{ctx}=" + ("allowed" if allowed is None else
+                                      "forbidden" if not allowed else f"forbidden outside {','.join(allowed)}"))
+        print(f"  {rule.id:14} " + "  ".join(cells))
+    return EXIT_CLEAN
+
+
+def cmd_explain(args) -> int:
+    docs = rule_registry.all_docs()
+    if args.rule not in docs:
+        raise UsageError(f"unknown rule {args.rule!r}; known: {', '.join(docs)}")
+    print(docs[args.rule][1].text(args.rule), end="")
+    return EXIT_CLEAN
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fencecheck", description="Check Linux kernel C sources against the "
+                                "dma_fence cross-driver contract.")
+    p.add_argument("--version", action="version", version=f"fencecheck {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("scan", help="scan C sources and report forbidden paths")
+    s.add_argument("paths", nargs="*", help="files or directories (default: fixtures/ in this repo, else .)")
+    s.add_argument("--root", help="tree root; output paths are relative to it (default: current directory "
+                                  "or the paths' common parent)")
+    s.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    s.add_argument("--output", "-o", help="write the report to this file (atomically)")
+    s.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    s.add_argument("--config", help="config file (default: .fencecheck.toml or pyproject.toml in the root)")
+    s.add_argument("--category", default="fencecheck/", help="SARIF runAutomationDetails.id")
+    s.set_defaults(func=cmd_scan)
+    r = sub.add_parser("rules", help="list the rules")
+    r.set_defaults(func=cmd_rules)
+    e = sub.add_parser("explain", help="print a rule's documentation")
+    e.add_argument("rule")
+    e.set_defaults(func=cmd_explain)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, ConfigError) as e:
+        print(f"fencecheck: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("fencecheck: internal error", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
