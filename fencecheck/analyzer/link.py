@@ -106,13 +106,25 @@ class Program:
         return f"{f.fn.name} ({f.file}:{f.fn.line})"
 
 
+def tree_relative(path: str) -> str:
+    """The part of ``path`` from its kernel top-level directory on ("" prefix kept out)."""
+    parts = path.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part in framework.KERNEL_TOP_DIRS:
+            return "/".join(parts[i:])
+    return path
+
+
 def unit_of(path: str, patterns=framework.UNIT_PATTERNS) -> str:
-    parts = path.split("/")[:-1]
+    """The driver a file belongs to, e.g. drivers/gpu/drm/msm for .../msm/adreno/a6xx_gpu.c."""
+    rel = tree_relative(path)
+    lead = path[:len(path) - len(rel)]
+    parts = rel.split("/")[:-1]
     for pattern in patterns:
         pp = pattern.split("/")
         if len(parts) >= len(pp) and all(fnmatch.fnmatchcase(a, b) for a, b in zip(parts, pp)):
-            return "/".join(parts[:len(pp)])
-    return "/".join(parts)
+            return lead + "/".join(parts[:len(pp)])
+    return lead + "/".join(parts)
 
 
 class _Types:

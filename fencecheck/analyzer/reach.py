@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..rules.base import CONTEXTS, Entry, SinkRule
 from ..rules.framework import FRAMEWORK_PREFIXES
-from .link import Program
+from .link import Program, tree_relative
 from .summaries import RuleSummary
 
 
@@ -61,12 +61,16 @@ def _call_step(program: Program, fid: int, idx: int) -> Step:
     return Step(f.file, c.line, c.col, f.fn.name, f"{f.fn.name} calls {callee}({args})")
 
 
+def _in_core(file: str) -> bool:
+    return tree_relative(file).startswith(FRAMEWORK_PREFIXES)
+
+
 def _primary(steps: list[Step], site_index: int) -> int:
     """The sink site, unless it lies in core code and driver code precedes it."""
-    if not steps[site_index].file.startswith(FRAMEWORK_PREFIXES):
+    if not _in_core(steps[site_index].file):
         return site_index
     for i in range(site_index, 0, -1):
-        if not steps[i].file.startswith(FRAMEWORK_PREFIXES):
+        if not _in_core(steps[i].file):
             return i
     return site_index
 

@@ -78,7 +78,7 @@ class SinkRule:
         allowed = self.forbidden_in.get(context)
         if allowed is None:
             return False
-        return not any(path.startswith(p) for p in allowed)
+        return not any(path.startswith(p) or ("/" + p) in path for p in allowed)
 
 
 @dataclass(frozen=True)

