@@ -109,6 +109,10 @@ def parse(data: dict, source: str) -> Config:
         else:
             sinks[rule_id] = _str_list(value, where)
     disable = _str_list(data.get("disable", []), f"{source}: disable")
+    from .. import rules   # the registry imports analyzer modules; import it only when needed
+    known = rules.all_docs()
+    for rule_id in disable:
+        _expect(rule_id in known, f"{source}: disable", f"unknown rule id {rule_id!r}")
     return Config(source, tuple(entries), tuple(ops), sinks,
                   _str_list(data.get("publish", []), f"{source}: publish"),
                   _str_list(data.get("queue", []), f"{source}: queue"), disable)

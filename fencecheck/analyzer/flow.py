@@ -42,11 +42,8 @@ def calls_in_scope(body: list, opens: Predicate, closes: Predicate) -> set[int]:
                 continue
             if depth is None:
                 # unreachable code: still look for labels inside it
-                if kind in ("block", "loop", "do", "switch", "cond"):
-                    seq(item[1], None)
-                elif kind == "if":
-                    seq(item[1], None)
-                    seq(item[2] or [], None)
+                for sub in _children(item):
+                    seq(sub, None)
                 continue
             if kind == "block":
                 depth = seq(item[1], depth)
@@ -103,3 +100,91 @@ def always_reaches(body: list, hit: Predicate) -> int | None:
         return None, False
 
     return seq(body)[0]
+
+
+def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: Callable[[int], str | None],
+                  scoped: Callable[[int], tuple[str, bool] | None]) -> dict[int, frozenset[str]]:
+    """Locks that may be held at each call (union over paths).
+
+    ``acquires(i)``/``releases(i)`` give the lock class a call takes or drops;
+    ``scoped(i)`` gives (class, covers_next_block) for ``guard(...)(&l)``
+    (held to the end of the enclosing block) and ``scoped_guard(..., &l) {}``
+    (held in the block that follows).  A branch that unlocks and returns does
+    not unlock for the code after it.
+    """
+    held_at: dict[int, frozenset[str]] = {}
+    labels: dict[str, frozenset[str]] = {}
+
+    def seq(items: list, held: frozenset[str] | None) -> frozenset[str] | None:
+        block_guards: set[str] = set()
+        pending_scope: str | None = None
+        for item in items:
+            if isinstance(item, int):
+                if held is None:
+                    continue
+                if held:
+                    held_at[item] = held
+                got = acquires(item)
+                if got:
+                    held = held | {got}
+                    continue
+                dropped = releases(item)
+                if dropped:
+                    held = held - {dropped}
+                    continue
+                sc = scoped(item)
+                if sc:
+                    cls, next_block = sc
+                    if next_block:
+                        pending_scope = cls
+                    elif cls not in held:
+                        block_guards.add(cls)
+                        held = held | {cls}
+                continue
+            kind = item[0]
+            if kind == "label":
+                at_label = labels.get(item[1], frozenset())
+                held = at_label if held is None else held | at_label
+                continue
+            if held is None:
+                for sub in _children(item):
+                    seq(sub, None)
+                continue
+            if kind == "block":
+                inner = held | {pending_scope} if pending_scope else held
+                after = seq(item[1], inner)
+                if pending_scope and after is not None:
+                    after = after - {pending_scope} if pending_scope not in held else after
+                pending_scope = None
+                held = after
+            elif kind == "if":
+                a = seq(item[1], held)
+                b = seq(item[2], held) if item[2] is not None else held
+                held = None if a is None and b is None else (a or frozenset()) | (b or frozenset())
+            elif kind in ("loop", "switch", "cond"):
+                after = seq(item[1], held)
+                if kind == "loop" and after is not None and after != held:
+                    after = seq(item[1], held | after)
+                held = held if after is None else held | after
+            elif kind == "do":
+                after = seq(item[1], held)
+                held = held if after is None else after
+            elif kind == "ret":
+                held = None
+            elif kind == "goto":
+                labels[item[1]] = labels.get(item[1], frozenset()) | held
+                held = None
+        if held is not None and block_guards:
+            held = held - block_guards
+        return held
+
+    seq(body, frozenset())
+    return held_at
+
+
+def _children(item: list) -> list[list]:
+    if item[0] in ("block", "loop", "do", "switch", "cond"):
+        return [item[1]]
+    if item[0] == "if":
+        return [item[1], item[2] or []]
+    return []

@@ -57,7 +57,7 @@ class Registration:
     api: str
     file: str
     line: int
-    obj_field: str      # last field of the object the function was bound to, e.g. "retire_work"
+    obj_field: str      # last fields of the object the function was bound to, e.g. "retire_work"
     unit: str
 
 
@@ -75,6 +75,8 @@ class Program:
     param_calls: dict[tuple[int, int], int]
     files: dict[str, FileFacts] = field(default_factory=dict)
     resolve: Callable[[str, str], tuple[int, ...]] = lambda name, file: ()
+    # struct type of a receiver chain, in a function of a file ("" if unknown)
+    type_of: Callable[[tuple, "FuncRef | None", str], str] = lambda chain, fref, file: ""
 
     def reaching(self, names) -> set[int]:
         """Functions that call one of ``names`` or reach such a function."""
@@ -385,7 +387,7 @@ class Linker:
                     name = c.args[arg_i].lstrip("&").strip()
                     obj_field = ""
                     if obj_arg is not None and obj_arg < len(c.args):
-                        obj_field = _last_field(c.args[obj_arg])
+                        obj_field = _field_path(c.args[obj_arg])
                     for fid in self.resolve_name(name, fref.file):
                         registrations.append(Registration(fid, kind, c.callee, fref.file, c.line, obj_field,
                                                           fref.unit))
@@ -420,13 +422,14 @@ class Linker:
                 arg_i = framework.WORK_WAIT_HOPS.get(c.callee)
                 if arg_i is None or arg_i >= len(c.args):
                     continue
-                found = tuple(dict.fromkeys(work_by_field.get((fref.unit, _last_field(c.args[arg_i])), ())))
+                found = tuple(dict.fromkeys(work_by_field.get((fref.unit, _field_path(c.args[arg_i])), ())))
                 if found:
                     targets[(fref.id, idx)] = targets.get((fref.id, idx), ()) + found
                     graph.add_edges_from((fref.id, t) for t in found)
 
         return Program(self.funcs, graph, targets, dict(bound), registrations, dict(self.by_name),
-                       dict(callers_by_name), param_calls, self.file_facts, self.resolve_name)
+                       dict(callers_by_name), param_calls, self.file_facts, self.resolve_name,
+                       self.type_of_chain)
 
     def _hops(self, fref: FuncRef, c: Call, bound) -> tuple[int, ...]:
         found: list[int] = []
@@ -451,13 +454,14 @@ class Linker:
         return tuple(dict.fromkeys(out))
 
 
-def _last_field(expr: str) -> str:
-    """`&gpu->retire_work` -> "retire_work"; `&w` -> "w"."""
-    text = expr.strip().lstrip("&").strip().rstrip(")")
-    for sep in ("->", "."):
-        if sep in text:
-            text = text.rsplit(sep, 1)[1]
-    return text.strip("() ")
+def _field_path(expr: str) -> str:
+    """The last two fields of an object expression, which name a work item
+    well enough to match a flush with its INIT_WORK: `&df->idle_work.work` ->
+    "idle_work.work", `&gpu->retire_work` -> "retire_work", `&w` -> "w"."""
+    text = expr.strip().lstrip("&").strip().strip("()")
+    parts = [p.strip("() ") for p in text.replace("->", ".").split(".")]
+    fields = parts[1:] or parts
+    return ".".join(fields[-2:])
 
 
 def link(files: list[FileFacts], hop_overrides: dict | None = None) -> Program:

@@ -17,7 +17,9 @@ from .config import Config
 from .discover import Discovery, Skipped, SourceFile, discover
 from .extract import extract_source
 from .facts import FileFacts
+from ..rules import held_lock
 from .link import Program, link
+from .locks import find_inversions
 from .reach import Finding, find_paths
 from .summaries import summarize
 
@@ -108,7 +110,10 @@ def analyse(facts: list[FileFacts], config: Config) -> tuple[list[Finding], Prog
         entries.extend(ctx_rule.find(program, config))
     entries.sort(key=lambda e: (program.funcs[e.fid].file, program.funcs[e.fid].fn.line, e.context, e.how))
     summaries = [summarize(program, r) for r in rule_registry.sink_rules(config)]
-    return find_paths(program, entries, summaries), program, len(entries)
+    findings = find_paths(program, entries, summaries)
+    if held_lock.ID not in config.disable:
+        findings = sorted(findings + find_inversions(program, entries, summaries), key=Finding.sort_key)
+    return findings, program, len(entries)
 
 
 def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_factory=None) -> ScanResult:

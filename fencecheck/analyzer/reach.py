@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 from ..rules.base import CONTEXTS, Entry, SinkRule
 from ..rules.framework import FRAMEWORK_PREFIXES
@@ -37,6 +38,8 @@ class Finding:
     steps: tuple[Step, ...]
     primary: int       # index into steps of the primary location
     fix: str
+    related: tuple[Step, ...] = ()   # held_lock: the other path, holding the lock across a sink
+    lock: str = ""                   # held_lock: the lock class
 
     @property
     def location(self) -> Step:
@@ -51,7 +54,7 @@ class Finding:
         return (loc.file, loc.line, loc.col, self.rule, self.entry, self.steps)
 
 
-def _call_step(program: Program, fid: int, idx: int) -> Step:
+def call_step(program: Program, fid: int, idx: int) -> Step:
     f = program.funcs[fid]
     c = f.fn.calls[idx]
     callee = c.callee or (f"{'->'.join(c.receiver[1:] + (c.field,)) if c.field else c.array + '[]'}")
@@ -85,7 +88,7 @@ def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSumma
                 continue
             if entry.fid not in summary.may_reach:
                 continue
-            for site_fid, site_idx, hops in _walk(program, entry, summary):
+            for site_fid, site_idx, hops in sink_walk(program, entry, summary):
                 key = (rule.id, entry.fid, site_fid, site_idx)
                 if key in findings:
                     continue
@@ -93,12 +96,20 @@ def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSumma
     return sorted(findings.values(), key=Finding.sort_key)
 
 
-def _walk(program: Program, entry: Entry, summary: RuleSummary):
-    """Yield (fid, call index, hops to it) for each sink site reachable from the entry.
+REPORT, FOLLOW = 1, 2
 
-    Walk states are functions, except that a function calling through a
-    function-pointer parameter is visited once per call site that passes one
-    (state (fid, caller, call index)): what it calls depends on that caller.
+
+def walk(program: Program, entry: Entry, visit: Callable[[int, int], int], keep: Callable[[int], bool]):
+    """Breadth-first over the calls reachable from an entry, shortest paths first.
+
+    ``visit(fid, idx)`` says what to do with a call: REPORT it (yield
+    (fid, idx, hops to it)), FOLLOW it into its targets, both or neither;
+    ``keep(fid)`` prunes targets.  Walk states are functions, except that a
+    function calling through a function-pointer parameter is visited once per
+    call site that passes one (state (fid, caller, call index)): what it calls
+    depends on that caller.  Calls through ops tables, arrays and framework
+    hops are followed only into the entry's own driver unit: core code calls
+    every driver's callbacks, but on this entry's path it calls this driver's.
     """
     funcs = program.funcs
     home = funcs[entry.fid].unit
@@ -110,16 +121,13 @@ def _walk(program: Program, entry: Entry, summary: RuleSummary):
         state = queue.popleft()
         fid = state[0]
         calls = funcs[fid].fn.calls
-        exempt = summary.exempt.get(fid, ())
         for idx in range(len(calls)):
             if fid == entry.fid and entry.calls is not None and idx not in entry.calls:
                 continue
-            if idx in exempt:
-                continue
-            if (fid, idx) in summary.sites:
+            action = visit(fid, idx)
+            if action & REPORT:
                 yield fid, idx, _hops(parent, state)
-                continue
-            if (fid, idx) in summary.api_calls:
+            if not action & FOLLOW:
                 continue
             pidx = program.param_calls.get((fid, idx))
             if pidx is not None:
@@ -128,16 +136,27 @@ def _walk(program: Program, entry: Entry, summary: RuleSummary):
                 targets = program.call_targets(fid, idx)
             callee = calls[idx].callee
             for g in targets:
-                # A path may go through core code, but what core code calls back
-                # through ops tables or hops belongs to the entry's own driver.
                 if pidx is None and funcs[g].fn.name != callee and funcs[g].unit != home:
                     continue
-                if g not in summary.may_reach:
+                if not keep(g):
                     continue
                 nxt = (g, fid, idx) if g in takes_callbacks else (g, -1, -1)
                 if nxt not in parent:
                     parent[nxt] = (state, idx)
                     queue.append(nxt)
+
+
+def sink_walk(program: Program, entry: Entry, summary: RuleSummary):
+    """Each sink site of one rule reachable from the entry, with its hops."""
+    def visit(fid: int, idx: int) -> int:
+        if idx in summary.exempt.get(fid, ()):
+            return 0
+        if (fid, idx) in summary.sites:
+            return REPORT
+        if (fid, idx) in summary.api_calls:
+            return 0
+        return FOLLOW
+    return walk(program, entry, visit, summary.may_reach.__contains__)
 
 
 def _hops(parent: dict, state) -> list[tuple[int, int]]:
@@ -155,10 +174,10 @@ def _finding(program: Program, entry: Entry, summary: RuleSummary, fid: int, idx
              hops: list[tuple[int, int]]) -> Finding:
     ef = program.funcs[entry.fid]
     steps = [Step(ef.file, ef.fn.line, ef.fn.col, ef.fn.name, f"{ef.fn.name}: {entry.how}")]
-    steps += [_call_step(program, f, i) for f, i in hops]
+    steps += [call_step(program, f, i) for f, i in hops]
     site_index = len(steps)
-    steps.append(_call_step(program, fid, idx))
-    steps += [_call_step(program, f, i) for f, i in summary.witness(fid, idx, program)]
+    steps.append(call_step(program, fid, idx))
+    steps += [call_step(program, f, i) for f, i in summary.witness(fid, idx, program)]
     site = summary.sites[(fid, idx)]
     call = program.call(fid, idx)
     return Finding(

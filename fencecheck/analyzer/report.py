@@ -43,6 +43,10 @@ def to_text(result: ScanResult) -> str:
         out.append(f"{loc.file}:{loc.line}:{loc.col + 1}: {LEVEL}: {f.message} [{f.rule}]")
         for step in f.steps:
             out.append(f"    {step.file}:{step.line}: {step.text}")
+        if f.related:
+            out.append(f"    held elsewhere ({f.lock}):")
+            for step in f.related:
+                out.append(f"    {step.file}:{step.line}: {step.text}")
         if f.fix:
             out.append(f"    fix: {f.fix}")
     for s in result.skipped:
@@ -66,6 +70,7 @@ def to_json(result: ScanResult) -> str:
             "rule": f.rule, "context": f.context, "entry": f.entry, "entry_how": f.entry_how,
             "sink": f.sink, "message": f.message, "location": _step_json(f.location),
             "path": [_step_json(st) for st in f.steps], "fix": f.fix,
+            **({"lock": f.lock, "held_path": [_step_json(st) for st in f.related]} if f.related else {}),
         } for f in result.findings],
         "summary": {
             "findings": len(result.findings),
@@ -114,8 +119,7 @@ def _location(step: Step, cols: _Columns, message: str | None = None) -> om.Loca
 
 def _rules() -> list[om.ReportingDescriptor]:
     out = []
-    for module in rule_registry.SINK_MODULES:
-        rule = module.make_rule()
+    for module in rule_registry.SINK_MODULES + rule_registry.INVERSION_MODULES:
         doc = module.DOC
         out.append(om.ReportingDescriptor(
             id=module.ID, name="".join(p.capitalize() for p in module.ID.split("_")),
@@ -123,22 +127,29 @@ def _rules() -> list[om.ReportingDescriptor]:
             full_description=om.MultiformatMessageString(text=doc.finds),
             help=om.MultiformatMessageString(text=doc.text(module.ID), markdown=doc.markdown(module.ID)),
             default_configuration=om.ReportingConfiguration(level=LEVEL),
-            properties={"tags": list(rule.tags), "precision": rule.precision,
+            properties={"tags": list(module.TAGS), "precision": module.PRECISION,
                         "problem.severity": "warning"}))
     return out
 
 
+def _code_flow(steps, cols: _Columns, message: str) -> om.CodeFlow:
+    return om.CodeFlow(message=om.Message(text=message), thread_flows=[om.ThreadFlow(locations=[
+        om.ThreadFlowLocation(location=_location(step, cols, step.text), nesting_level=i, execution_order=i)
+        for i, step in enumerate(steps)])])
+
+
 def _result(f: Finding, rule_index: int, cols: _Columns) -> om.Result:
-    flow_locations = [
-        om.ThreadFlowLocation(location=_location(step, cols, step.text), nesting_level=i,
-                              execution_order=i)
-        for i, step in enumerate(f.steps)]
+    flows = [_code_flow(f.steps, cols, f"from the context entry {f.entry}")]
+    properties = {"context": f.context, "sink": f.sink, "entry": f.entry, "entryHow": f.entry_how}
+    if f.related:
+        flows.append(_code_flow(f.related, cols, f"{f.lock} held across a forbidden operation"))
+        properties["lock"] = f.lock
     return om.Result(
         rule_id=f.rule, rule_index=rule_index, level=LEVEL,
         message=om.Message(text=f.message + (f". Fix: {f.fix}" if f.fix else "")),
         locations=[_location(f.location, cols)],
-        code_flows=[om.CodeFlow(thread_flows=[om.ThreadFlow(locations=flow_locations)])],
-        properties={"context": f.context, "sink": f.sink, "entry": f.entry, "entryHow": f.entry_how})
+        related_locations=[_location(st, cols, st.text) for st in f.related] or None,
+        code_flows=flows, properties=properties)
 
 
 def to_sarif(result: ScanResult, root: str, category: str = "fencecheck/") -> str:

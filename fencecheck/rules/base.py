@@ -70,8 +70,6 @@ class SinkRule:
     argument: Callable[[str, object], Verdict] | None = None
     # calls made inside these scopes cannot be this sink (e.g. noreclaim)
     exempt_scopes: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
-    tags: tuple[str, ...] = ()
-    precision: str = "high"
     fix_hint: str = ""
 
     def forbidden(self, context: str, path: str) -> bool:

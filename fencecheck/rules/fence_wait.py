@@ -4,6 +4,8 @@ from __future__ import annotations
 from .base import Hit, NamedTable, RuleDoc, SinkRule
 
 ID = "fence_wait"
+TAGS = ("correctness", "deadlock", "dma-fence")
+PRECISION = "high"   # SARIF properties.precision
 
 # API -> index of its timeout argument (a literal 0 means "test, don't wait"),
 # or None when it always waits.
@@ -58,6 +60,6 @@ def make_rule(extra_names=()) -> SinkRule:
     return SinkRule(
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "reclaim": GPU_DRIVERS, "mmu_notifier": GPU_DRIVERS},
-        match=match, tags=("correctness", "deadlock", "dma-fence"), precision="high",
+        match=match,
         fix_hint="add the fence as a scheduler dependency instead of waiting for it",
     )

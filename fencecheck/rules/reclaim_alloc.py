@@ -6,6 +6,8 @@ import re
 from .base import Hit, NamedTable, ParamFlow, RuleDoc, SinkRule
 
 ID = "reclaim_alloc"
+TAGS = ("correctness", "deadlock", "dma-fence", "memory-reclaim")
+PRECISION = "high"   # SARIF properties.precision
 
 # Allocator -> index of its gfp argument (negative counts from the end), or
 # None for allocators that may always sleep in reclaim whatever they are given.
@@ -127,6 +129,5 @@ def make_rule(extra_allocators: dict | None = None) -> SinkRule:
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "mmu_notifier": ()},
         match=match, argument=argument, exempt_scopes=NORECLAIM_SCOPES,
-        tags=("correctness", "deadlock", "dma-fence", "memory-reclaim"), precision="high",
         fix_hint="preallocate before the job is armed, or use GFP_NOWAIT and handle failure",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 from .base import Hit, NameSet, RuleDoc, SinkRule
 
 ID = "resv_lock"
+TAGS = ("correctness", "deadlock", "dma-fence")
+PRECISION = "high"   # SARIF properties.precision
 
 # Core APIs and well-known wrappers that block on a reservation lock.  Driver
 # wrappers (msm_gem_lock...) need no entry: the call graph shows them reaching
@@ -52,6 +54,6 @@ def make_rule(extra_names=()) -> SinkRule:
     return SinkRule(
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "reclaim": (), "mmu_notifier": ()},
-        match=match, tags=("correctness", "deadlock", "dma-fence"), precision="high",
+        match=match,
         fix_hint="take the reservation lock before the job is armed, or use dma_resv_trylock()",
     )

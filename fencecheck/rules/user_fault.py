@@ -4,6 +4,8 @@ from __future__ import annotations
 from .base import Hit, NameSet, RuleDoc, SinkRule
 
 ID = "user_fault"
+TAGS = ("correctness", "deadlock", "dma-fence")
+PRECISION = "high"   # SARIF properties.precision
 
 USER_APIS = (
     "copy_from_user", "copy_to_user", "__copy_from_user", "__copy_to_user",
@@ -46,6 +48,6 @@ def make_rule(extra_names=()) -> SinkRule:
     return SinkRule(
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "reclaim": (), "mmu_notifier": ()},
-        match=match, tags=("correctness", "deadlock", "dma-fence"), precision="high",
+        match=match,
         fix_hint="copy from user space in the ioctl, before the job is armed",
     )

@@ -1,0 +1,209 @@
+"""Lock-order inversions: a lock a context takes, held elsewhere across a sink.
+
+Lock classes name a lock by what it is: ``struct msm_gpu::lock`` for
+``&gpu->lock`` when the object's type can be inferred, ``name@file`` for a
+file-scope lock, ``unit::?->field`` (a name scoped to the driver unit) when
+the type is unknown; a lock reached through a bare parameter or local
+pointer has no class and is ignored.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..rules import held_lock as data
+from ..rules.base import Entry
+from .flow import held_at_calls
+from .link import Program
+from .reach import FOLLOW, REPORT, Finding, Step, call_step, sink_walk, walk
+from .summaries import RuleSummary
+
+_PLAIN_CHAIN = re.compile(r"^[A-Za-z_]\w*(?:\[[^\]]*\])?(?:\s*(?:->|\.)\s*[A-Za-z_]\w*(?:\[[^\]]*\])?)*$")
+_CALL_BASE = re.compile(r"^([A-Za-z_]\w*)\s*\([^()]*\)((?:\s*(?:->|\.)\s*[A-Za-z_]\w*)+)$")
+_SPLIT = re.compile(r"\s*(?:->|\.)\s*")
+MAX_ALSO = 10
+
+
+def chain_from_text(text: str) -> tuple[str, ...] | None:
+    """`&submit->queue->idr_lock` -> ("v:submit", "queue", "idr_lock")."""
+    t = text.strip()
+    while t.startswith(("&", "(")) and (t[0] == "&" or t.endswith(")")):
+        t = t[1:].strip() if t[0] == "&" else t[1:-1].strip()
+    m = _CALL_BASE.match(t)
+    if m:
+        return ("c:" + m.group(1),) + tuple(p for p in _SPLIT.split(m.group(2)) if p)
+    if not _PLAIN_CHAIN.match(t):
+        return None
+    parts = [re.sub(r"\[.*\]$", "", p) for p in _SPLIT.split(t)]
+    return ("v:" + parts[0],) + tuple(parts[1:])
+
+
+def lock_class(program: Program, fid: int, arg: str) -> str | None:
+    chain = chain_from_text(arg)
+    if chain is None:
+        return None
+    fref = program.funcs[fid]
+    if len(chain) == 1:
+        name = chain[0][2:]
+        if name in fref.fn.locals or any(p == name for p, _ in fref.fn.params):
+            return None                      # a pointer to some lock: identity unknown
+        facts = program.files.get(fref.file)
+        defined_here = facts is not None and (name in facts.globals or any(
+            c.args and c.args[0] == name for c in facts.file_calls))
+        return f"{name}@{fref.file}" if defined_here else name
+    owner = program.type_of(chain[:-1], fref, fref.file)
+    if owner:
+        return f"struct {owner}::{chain[-1]}"
+    return f"{fref.unit}::?->{chain[-1]}"
+
+
+@dataclass
+class _Locks:
+    acquire: dict[tuple[int, int], str]            # (fid, call) -> class acquired there
+    held: dict[int, dict[int, frozenset[str]]]     # fid -> call -> classes held at it
+
+
+def _collect(program: Program) -> _Locks:
+    acquire: dict[tuple[int, int], str] = {}
+    held: dict[int, dict[int, frozenset[str]]] = {}
+    names = list(data.ACQUIRE) + list(data.SCOPED)
+    fids = sorted({fid for n in names for fid, _ in program.callers_by_name.get(n, ())})
+    for fid in fids:
+        calls = program.funcs[fid].fn.calls
+
+        def cls_of(i: int, table: dict) -> str | None:
+            c = calls[i]
+            arg = table.get(c.callee)
+            if arg is None or arg >= len(c.args):
+                return None
+            return lock_class(program, fid, c.args[arg])
+
+        def scoped(i: int):
+            c = calls[i]
+            spec = data.SCOPED.get(c.callee)
+            if spec is None or spec[0] >= len(c.args):
+                return None
+            kind = c.args[0] if c.callee != "guard()" else (calls[i - 1].args[0] if i and calls[i - 1].args else "")
+            if kind.strip() in data.NOT_LOCKS:
+                return None
+            cls = lock_class(program, fid, c.args[spec[0]])
+            return (cls, spec[1]) if cls else None
+
+        def acquires(i: int) -> str | None:
+            cls = cls_of(i, data.ACQUIRE)
+            if cls:
+                acquire[(fid, i)] = cls
+            return cls
+
+        def scoped_recording(i: int):
+            sc = scoped(i)
+            if sc:
+                acquire[(fid, i)] = sc[0]
+            return sc
+
+        held[fid] = held_at_calls(program.funcs[fid].fn.body, acquires,
+                                  lambda i: cls_of(i, data.RELEASE), scoped_recording)
+    return _Locks(acquire, held)
+
+
+def find_inversions(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> list[Finding]:
+    locks = _collect(program)
+    if not locks.acquire:
+        return []
+    by_rule = {s.rule.id: s for s in summaries}
+    # holders[class] -> calls made while that class may be held, in a stable order
+    holders: dict[str, list[tuple[int, int]]] = {}
+    for fid in sorted(locks.held):
+        for idx in sorted(locks.held[fid]):
+            for cls in sorted(locks.held[fid][idx]):
+                holders.setdefault(cls, []).append((fid, idx))
+    nearest: dict[tuple[int, int, str], tuple | None] = {}
+    findings: dict[tuple[int, str], Finding] = {}
+
+    for entry in entries:
+        sinks = [by_rule[k] for k in data.HOLDER_SINKS.get(entry.context, ()) if k in by_rule]
+        if not sinks:
+            continue
+        def visit(fid: int, idx: int) -> int:
+            return REPORT | FOLLOW if (fid, idx) in locks.acquire else FOLLOW
+        for fid, idx, hops in walk(program, entry, visit, lambda g: True):
+            cls = locks.acquire[(fid, idx)]
+            key = (entry.fid, cls)
+            if key in findings or cls not in holders:
+                continue
+            holder = _best_holder(program, locks, holders[cls], cls, sinks, nearest)
+            if holder is None:
+                continue
+            also = _also_under_lock(locks, holder[4], cls, sinks, holder[1:3])
+            findings[key] = _finding(program, entry, fid, idx, hops, cls, holder, also)
+    return list(findings.values())
+
+
+def _also_under_lock(locks: _Locks, holder_fid: int, cls: str, sinks: list[RuleSummary], shown) -> list[int]:
+    """Other forbidden calls the holder makes under the same lock (the fix covers them too)."""
+    out = []
+    for idx, held in sorted(locks.held.get(holder_fid, {}).items()):
+        if cls in held and (holder_fid, idx) != tuple(shown) and \
+                any((holder_fid, idx) in s.sites for s in sinks):
+            out.append(idx)
+    return out[:MAX_ALSO]
+
+
+def _best_holder(program, locks: _Locks, candidates, cls: str, sinks: list[RuleSummary], nearest):
+    """Shortest path, anywhere in the tree, that holds ``cls`` across a sink."""
+    best = None
+    for fid, idx in candidates:
+        for summary in sinks:
+            if (fid, idx) in summary.sites:
+                path = (summary, fid, idx, [])
+            else:
+                path = None
+                for g in program.call_targets(fid, idx):
+                    if g not in summary.may_reach:
+                        continue
+                    key = (g, fid, summary.rule.id)
+                    if key not in nearest:
+                        entry = Entry("signalling", g, "", program.funcs[g].file, program.funcs[g].fn.line)
+                        nearest[key] = next(iter(sink_walk(program, entry, summary)), None)
+                    found = nearest[key]
+                    if found is not None:
+                        site_fid, site_idx, hops = found
+                        path = (summary, site_fid, site_idx, [(fid, idx)] + hops)
+                        break
+            if path is not None and (best is None or len(path[3]) < len(best[3])):
+                best = path
+        if best is not None and not best[3]:
+            break
+    if best is None:
+        return None
+    summary, site_fid, site_idx, hops = best
+    holder_fid = hops[0][0] if hops else site_fid
+    acquired_at = min((i for (f, i), c in locks.acquire.items() if f == holder_fid and c == cls), default=None)
+    return summary, site_fid, site_idx, hops, holder_fid, acquired_at
+
+
+def _finding(program: Program, entry: Entry, fid: int, idx: int, hops, cls: str, holder, also) -> Finding:
+    summary, site_fid, site_idx, holder_hops, holder_fid, acquired_at = holder
+    ef = program.funcs[entry.fid]
+    steps = [Step(ef.file, ef.fn.line, ef.fn.col, ef.fn.name, f"{ef.fn.name}: {entry.how}")]
+    steps += [call_step(program, f, i) for f, i in hops]
+    steps.append(call_step(program, fid, idx))
+    related = []
+    if acquired_at is not None:
+        related.append(call_step(program, holder_fid, acquired_at))
+    related += [call_step(program, f, i) for f, i in holder_hops]
+    related.append(call_step(program, site_fid, site_idx))
+    related += [call_step(program, f, i) for f, i in summary.witness(site_fid, site_idx, program)]
+    for i in also:
+        step = call_step(program, holder_fid, i)
+        related.append(Step(step.file, step.line, step.col, step.function, "also under the lock: " + step.text))
+    site = summary.sites[(site_fid, site_idx)]
+    holder_name = program.funcs[holder_fid].fn.name
+    what = (f"{cls} is taken here, and {holder_name}() holds it across {site.what} "
+            f"[{summary.rule.id}]")
+    return Finding(
+        rule=data.ID, context=entry.context, entry=ef.fn.name, entry_how=entry.how,
+        sink=program.call(fid, idx).callee, what=what, steps=tuple(steps), primary=len(steps) - 1,
+        fix="do not hold the lock across the operation (preallocate, idr_preload + GFP_NOWAIT), "
+            "or use a different lock on the signalling path",
+        related=tuple(related), lock=cls)
