@@ -53,6 +53,10 @@ MANIFEST = {
     _GPU + "fakegfp/fakegfp_sched.c": "exemptions: trylocks, gfp masks, noreclaim vs nofs scopes, non-waiting checks",
     _GPU + "fakevirt/fakevirt_vq.c": "callback stored in a struct field, called from a signalling worker",
     _GPU + "fakeidiom/fakeidiom_job.c": "kernel idioms: annotations, iterators, guards, split #ifdef",
+    # held_lock (lock-order inversion) fixtures, maintained with that rule
+    _GPU + "lockinv/lockinv.h": "held_lock: lock classes (same field name in two structs)",
+    _GPU + "lockinv/lockinv_sched.c": "held_lock: locks taken on the signalling path",
+    _GPU + "lockinv/lockinv_ioctl.c": "held_lock: the other paths, holding those locks across sinks (or not)",
     _MISC + "fakeaccel/fakeaccel_mem.c": "fence waits in shrinker / mmu notifier outside drivers/gpu",
 }
 

@@ -68,3 +68,9 @@ def test_conditional_call_is_not_always():
 
 def test_both_branches_reach():
     assert always("void f(int a) {\n if (a) alloc();\n else alloc();\n}", "alloc") == 2
+
+
+def test_iterator_macro_body_is_a_loop():
+    src = "void f(struct list_head *l) {\n list_for_each_entry(p, l, node) {\n  alloc();\n }\n}"
+    assert always(src, "alloc") is None
+    assert always("void f(void) {\n scoped_guard(mutex, &m) {\n  alloc();\n }\n}", "alloc") == 3

@@ -25,6 +25,8 @@ MAX_DEPTH = 150
 MAX_ARG_TEXT = 160
 
 _STRUCT_IN_TEXT = re.compile(r"\b(?:struct|union)\s+(\w+)")
+# Macros that take a loop body: list_for_each_entry, idr_for_each_entry, xa_for_each...
+_ITERATOR_RE = re.compile(r"for_each|foreach|^for_")
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
 
 
@@ -156,6 +158,14 @@ def _unwrap_function_name(node: Node | None) -> str:
     return ""
 
 
+def _is_iterator_macro(stmt: Node) -> bool:
+    if stmt.type != "expression_statement" or _text(stmt).rstrip().endswith(";"):
+        return False
+    call = stmt.named_children[0] if stmt.named_children else None
+    fn = call.child_by_field_name("function") if call is not None and call.type == "call_expression" else None
+    return fn is not None and fn.type == "identifier" and _ITERATOR_RE.search(_text(fn)) is not None
+
+
 class _FunctionWalker:
     """Builds one function's call list and skeleton."""
 
@@ -167,8 +177,18 @@ class _FunctionWalker:
     # -- statements -------------------------------------------------------
     def block(self, node: Node, depth: int) -> list:
         items: list = []
-        for child in node.named_children:
+        children = node.named_children
+        i = 0
+        while i < len(children):
+            child = children[i]
             self.statement(child, items, depth + 1)
+            # `list_for_each_entry(pos, head, member) { ... }`: tree-sitter sees a
+            # call missing its ';' and a block; the block is the loop's body.
+            if i + 1 < len(children) and children[i + 1].type == "compound_statement" \
+                    and _is_iterator_macro(child):
+                items.append(["loop", self.block(children[i + 1], depth)])
+                i += 1
+            i += 1
         return items
 
     def statement(self, node: Node, out: list, depth: int) -> None:
@@ -483,21 +503,43 @@ def _params(declarator: Node) -> tuple[tuple[str, str], ...]:
     return tuple(params)
 
 
-def _struct_fields(facts: FileFacts, spec: Node) -> None:
+def _struct_fields(facts: FileFacts, spec: Node, name: str = "") -> None:
+    """Field -> type name of a struct definition.
+
+    A member of anonymous struct type gets the qualified name "outer.member",
+    under which its own fields are recorded, so `engine->reset.prepare` has a
+    type to resolve against; members of an unnamed member are the outer's.
+    """
     name_node = spec.child_by_field_name("name")
     body = spec.child_by_field_name("body")
-    if name_node is None or body is None:
+    if not name:
+        if name_node is None:
+            return
+        name = _text(name_node)
+    if body is None:
         return
-    fields = facts.structs.setdefault(_text(name_node), {})
-    for decl in body.named_children:
-        if decl.type != "field_declaration":
-            continue
-        ty_node = decl.child_by_field_name("type")
-        ty = type_name(ty_node)
-        for child in decl.children_by_field_name("declarator"):
-            fname = declarator_name(child)
-            if fname:
-                fields[fname] = ty
+    fields = facts.structs.setdefault(name, {})
+    stack = [body]
+    while stack:
+        for decl in stack.pop().named_children:
+            if decl.type != "field_declaration":
+                continue
+            ty_node = decl.child_by_field_name("type")
+            declarators = decl.children_by_field_name("declarator")
+            anonymous = ty_node is not None and ty_node.type in ("struct_specifier", "union_specifier") \
+                and ty_node.child_by_field_name("name") is None and ty_node.child_by_field_name("body") is not None
+            if anonymous and not declarators:
+                stack.append(ty_node.child_by_field_name("body"))     # unnamed member: fields are ours
+                continue
+            for child in declarators:
+                fname = declarator_name(child)
+                if not fname:
+                    continue
+                if anonymous:
+                    fields[fname] = f"{name}.{fname}"
+                    _struct_fields(facts, ty_node, f"{name}.{fname}")
+                else:
+                    fields[fname] = type_name(ty_node)
 
 
 class _FileWalker:

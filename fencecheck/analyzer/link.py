@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
@@ -57,7 +58,7 @@ class Registration:
     api: str
     file: str
     line: int
-    obj_field: str      # last fields of the object the function was bound to, e.g. "retire_work"
+    obj_field: str      # struct type and member the function was bound to, e.g. "msm_gpu.retire_work"
     unit: str
 
 
@@ -268,6 +269,20 @@ class Linker:
             t = self.types.field_type(t, fname)
         return t
 
+    def member_key(self, expr: str, fref: FuncRef) -> str:
+        """`&gpu->retire_work` -> "msm_gpu.retire_work": the struct type that
+        holds a member and the member, "" when the type cannot be inferred.
+        Names a work item well enough to match a flush with its INIT_WORK."""
+        chain = chain_from_text(expr)
+        if chain is None or len(chain) < 2:
+            return ""
+        owner = self.type_of_chain(chain[:-1], fref, fref.file)
+        if owner in framework.WORK_TYPES and len(chain) > 2:
+            # `&x->dwork.work`: the delayed work member names it
+            chain = chain[:-1]
+            owner = self.type_of_chain(chain[:-1], fref, fref.file)
+        return f"{owner}.{chain[-1]}" if owner else ""
+
     # -- bindings ---------------------------------------------------------
     def bindings(self) -> list[tuple[str, str, Binding, str]]:
         """Every binding as (struct, field, binding, file), struct "" if unknown."""
@@ -364,9 +379,13 @@ class Linker:
                     found += self._hops(fref, c, bound)
                 elif c.field:
                     t = self.type_of_chain(c.receiver, fref, fref.file)
-                    typed = bound.get((t, c.field), []) if t else []
-                    if typed:
+                    if t:
+                        # the type is known: its own bindings, plus same-unit bindings
+                        # whose type could not be inferred; never another type's
+                        typed = bound.get((t, c.field), [])
                         found = bound_in_unit(typed, fref.unit) or tuple(dict.fromkeys(b.fid for b in typed))
+                        found += tuple(f for f in bound_in_unit(bound.get(("", c.field), []), fref.unit)
+                                       if f not in found)
                     else:
                         found = bound_in_unit(by_field.get(c.field, []), fref.unit)
                     if not found:
@@ -387,7 +406,7 @@ class Linker:
                     name = c.args[arg_i].lstrip("&").strip()
                     obj_field = ""
                     if obj_arg is not None and obj_arg < len(c.args):
-                        obj_field = _field_path(c.args[obj_arg])
+                        obj_field = self.member_key(c.args[obj_arg], fref)
                     for fid in self.resolve_name(name, fref.file):
                         registrations.append(Registration(fid, kind, c.callee, fref.file, c.line, obj_field,
                                                           fref.unit))
@@ -422,7 +441,8 @@ class Linker:
                 arg_i = framework.WORK_WAIT_HOPS.get(c.callee)
                 if arg_i is None or arg_i >= len(c.args):
                     continue
-                found = tuple(dict.fromkeys(work_by_field.get((fref.unit, _field_path(c.args[arg_i])), ())))
+                key = self.member_key(c.args[arg_i], fref)
+                found = tuple(dict.fromkeys(work_by_field.get((fref.unit, key), ()))) if key else ()
                 if found:
                     targets[(fref.id, idx)] = targets.get((fref.id, idx), ()) + found
                     graph.add_edges_from((fref.id, t) for t in found)
@@ -454,14 +474,23 @@ class Linker:
         return tuple(dict.fromkeys(out))
 
 
-def _field_path(expr: str) -> str:
-    """The last two fields of an object expression, which name a work item
-    well enough to match a flush with its INIT_WORK: `&df->idle_work.work` ->
-    "idle_work.work", `&gpu->retire_work` -> "retire_work", `&w` -> "w"."""
-    text = expr.strip().lstrip("&").strip().strip("()")
-    parts = [p.strip("() ") for p in text.replace("->", ".").split(".")]
-    fields = parts[1:] or parts
-    return ".".join(fields[-2:])
+_PLAIN_CHAIN = re.compile(r"^[A-Za-z_]\w*(?:\[[^\]]*\])?(?:\s*(?:->|\.)\s*[A-Za-z_]\w*(?:\[[^\]]*\])?)*$")
+_CALL_BASE = re.compile(r"^([A-Za-z_]\w*)\s*\([^()]*\)((?:\s*(?:->|\.)\s*[A-Za-z_]\w*)+)$")
+_SPLIT = re.compile(r"\s*(?:->|\.)\s*")
+
+
+def chain_from_text(text: str) -> tuple[str, ...] | None:
+    """`&submit->queue->idr_lock` -> ("v:submit", "queue", "idr_lock")."""
+    t = text.strip()
+    while t.startswith(("&", "(")) and (t[0] == "&" or t.endswith(")")):
+        t = t[1:].strip() if t[0] == "&" else t[1:-1].strip()
+    m = _CALL_BASE.match(t)
+    if m:
+        return ("c:" + m.group(1),) + tuple(p for p in _SPLIT.split(m.group(2)) if p)
+    if not _PLAIN_CHAIN.match(t):
+        return None
+    parts = [re.sub(r"\[.*\]$", "", p) for p in _SPLIT.split(t)]
+    return ("v:" + parts[0],) + tuple(parts[1:])
 
 
 def link(files: list[FileFacts], hop_overrides: dict | None = None) -> Program:

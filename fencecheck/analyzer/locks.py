@@ -8,34 +8,16 @@ pointer has no class and is ignored.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ..rules import held_lock as data
 from ..rules.base import Entry
 from .flow import held_at_calls
-from .link import Program
+from .link import Program, chain_from_text
 from .reach import FOLLOW, REPORT, Finding, Step, call_step, sink_walk, walk
 from .summaries import RuleSummary
 
-_PLAIN_CHAIN = re.compile(r"^[A-Za-z_]\w*(?:\[[^\]]*\])?(?:\s*(?:->|\.)\s*[A-Za-z_]\w*(?:\[[^\]]*\])?)*$")
-_CALL_BASE = re.compile(r"^([A-Za-z_]\w*)\s*\([^()]*\)((?:\s*(?:->|\.)\s*[A-Za-z_]\w*)+)$")
-_SPLIT = re.compile(r"\s*(?:->|\.)\s*")
 MAX_ALSO = 10
-
-
-def chain_from_text(text: str) -> tuple[str, ...] | None:
-    """`&submit->queue->idr_lock` -> ("v:submit", "queue", "idr_lock")."""
-    t = text.strip()
-    while t.startswith(("&", "(")) and (t[0] == "&" or t.endswith(")")):
-        t = t[1:].strip() if t[0] == "&" else t[1:-1].strip()
-    m = _CALL_BASE.match(t)
-    if m:
-        return ("c:" + m.group(1),) + tuple(p for p in _SPLIT.split(m.group(2)) if p)
-    if not _PLAIN_CHAIN.match(t):
-        return None
-    parts = [re.sub(r"\[.*\]$", "", p) for p in _SPLIT.split(t)]
-    return ("v:" + parts[0],) + tuple(parts[1:])
 
 
 def lock_class(program: Program, fid: int, arg: str) -> str | None:

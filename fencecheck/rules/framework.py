@@ -67,6 +67,9 @@ WORK_WAIT_HOPS = {
     "irq_work_sync": 0,
 }
 
+# Generic work containers: `&x->dwork.work` is named by x's member dwork.
+WORK_TYPES = frozenset({"delayed_work", "kthread_delayed_work", "rcu_work", "work_struct", "kthread_work"})
+
 # Deferring work never carries the caller's context: these are never
 # followed, even when their bodies are in the scanned tree.
 DEFERRAL_APIS = frozenset({

@@ -7,13 +7,13 @@ ID = "resv_lock"
 TAGS = ("correctness", "deadlock", "dma-fence")
 PRECISION = "high"   # SARIF properties.precision
 
-# Core APIs and well-known wrappers that block on a reservation lock.  Driver
+# Core APIs and well-known wrappers that block on a reservation lock.  Bare
+# ww_mutex_lock is absent: it also serves drm_modeset_lock and other ww classes.  Driver
 # wrappers (msm_gem_lock...) need no entry: the call graph shows them reaching
 # one of these.  Trylocks are absent on purpose: they never wait.
 LOCK_APIS = (
     "dma_resv_lock", "dma_resv_lock_interruptible", "dma_resv_lock_slow",
-    "dma_resv_lock_slow_interruptible", "ww_mutex_lock", "ww_mutex_lock_interruptible",
-    "ww_mutex_lock_slow", "ww_mutex_lock_slow_interruptible",
+    "dma_resv_lock_slow_interruptible",
     "ttm_bo_reserve", "ttm_bo_reserve_slowpath", "ttm_eu_reserve_buffers",
     "drm_exec_lock_obj", "drm_exec_prepare_obj", "drm_exec_prepare_array",
     "drm_gem_lock_reservations", "drm_gem_object_lock", "i915_gem_object_lock",
@@ -25,7 +25,7 @@ LOCK_APIS = (
 DOC = RuleDoc(
     title="Blocking dma_resv lock on a path the contract forbids it on",
     finds=("A call path from a fence signalling path, a shrinker or an mmu notifier callback to a "
-           "blocking dma_resv / ww_mutex lock (dma_resv_lock and its variants, ttm_bo_reserve, "
+           "blocking dma_resv lock (dma_resv_lock and its variants, ttm_bo_reserve, "
            "drm_exec_lock_obj, or any driver wrapper whose body reaches one)."),
     why=("Code holding a dma_resv lock may wait for a fence (TTM eviction does exactly that), and "
          "dma_resv_lockdep() orders the reservation lock before fs_reclaim and the mmu notifier. "
