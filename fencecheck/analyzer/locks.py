@@ -106,14 +106,21 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
         sinks = [by_rule[k] for k in data.HOLDER_SINKS.get(entry.context, ()) if k in by_rule]
         if not sinks:
             continue
+        on_path: set[int] = set()
+
         def visit(fid: int, idx: int) -> int:
+            on_path.add(fid)
             return REPORT | FOLLOW if (fid, idx) in locks.acquire else FOLLOW
-        for fid, idx, hops in walk(program, entry, visit, lambda g: True):
+        acquisitions = list(walk(program, entry, visit, lambda g: True))
+        for fid, idx, hops in acquisitions:
             cls = locks.acquire[(fid, idx)]
             key = (entry.fid, cls)
             if key in findings or cls not in holders:
                 continue
-            holder = _best_holder(program, locks, holders[cls], cls, sinks, nearest)
+            # A holder on the context's own path is no inversion: the sink under
+            # the lock is then on the path itself, and reported as such.
+            candidates = [h for h in holders[cls] if h[0] not in on_path]
+            holder = _best_holder(program, locks, candidates, cls, sinks, nearest)
             if holder is None:
                 continue
             also = _also_under_lock(locks, holder[4], cls, sinks, holder[1:3])
