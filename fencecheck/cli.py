@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import traceback
@@ -13,6 +14,7 @@ import traceback
 from . import __version__
 from . import rules as rule_registry
 from .analyzer import report
+from .analyzer.cache import default_dir as default_cache_dir
 from .analyzer.config import ConfigError, load
 from .analyzer.discover import UsageError
 from .analyzer.pipeline import scan
@@ -71,13 +73,42 @@ def _progress_factory():
     return factory
 
 
+def _changed_since(root: str, rev: str) -> list[str]:
+    try:
+        out = subprocess.run(["git", "-C", root, "diff", "--name-only", "--diff-filter=d", rev, "--"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise UsageError(f"--since {rev}: git diff failed: {getattr(e, 'stderr', '') or e}") from e
+    return [p for p in out.splitlines() if p.endswith((".c", ".h"))]
+
+
+def _as_root_relative(root: str, path: str) -> str:
+    full = path if os.path.isabs(path) else os.path.join(root, path)
+    if not os.path.exists(full) and os.path.exists(os.path.abspath(path)):
+        full = os.path.abspath(path)
+    return os.path.relpath(full, root).replace(os.sep, "/")
+
+
 def cmd_scan(args) -> int:
-    paths = args.paths or _default_paths()
-    root = _root_for(paths, args.root)
+    paths = args.paths or ([] if args.since else _default_paths())
+    root = _root_for(paths or ["."], args.root)
     if not os.path.isdir(root):
         raise UsageError(f"root is not a directory: {root}")
+    # Changed-files mode: only files were named (or --since): the whole tree is
+    # analysed, and only findings whose paths pass through those files are reported.
+    changed = None
+    if args.since:
+        changed = set(_changed_since(root, args.since)) | {_as_root_relative(root, p) for p in paths}
+    elif paths and all(os.path.isfile(p if os.path.isabs(p) or os.path.exists(p) else os.path.join(root, p))
+                       for p in paths):
+        changed = {_as_root_relative(root, p) for p in paths}
     config = load(root, args.config)
-    result = scan(paths, root, config, jobs=args.jobs, progress_factory=_progress_factory())
+    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir(root))
+    result = scan([root] if changed is not None else paths, root, config, jobs=args.jobs,
+                  progress_factory=_progress_factory(), cache_dir=cache_dir)
+    if changed is not None:
+        result.findings = [f for f in result.findings
+                           if any(s.file in changed for s in f.steps + f.related)]
     if args.format == "sarif":
         text = report.to_sarif(result, root, category=args.category)
     elif args.format == "json":
@@ -123,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"fencecheck {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("scan", help="scan C sources and report forbidden paths")
-    s.add_argument("paths", nargs="*", help="files or directories (default: fixtures/ in this repo, else .)")
+    s.add_argument("paths", nargs="*", help="files or directories (default: fixtures/ in this repo, else .); "
+                   "only files: analyse the whole --root, report findings whose path passes through them")
+    s.add_argument("--since", metavar="REV", help="report findings whose path passes through files changed "
+                   "since this git revision (whole --root analysed)")
     s.add_argument("--root", help="tree root; output paths are relative to it (default: current directory "
                                   "or the paths' common parent)")
     s.add_argument("--format", choices=("text", "json", "sarif"), default="text")
@@ -131,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
     s.add_argument("--config", help="config file (default: .fencecheck.toml or pyproject.toml in the root)")
     s.add_argument("--category", default="fencecheck/", help="SARIF runAutomationDetails.id")
+    s.add_argument("--cache-dir", help="facts cache directory (default: $XDG_CACHE_HOME/fencecheck/<tree id>)")
+    s.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     s.set_defaults(func=cmd_scan)
     r = sub.add_parser("rules", help="list the rules")
     r.set_defaults(func=cmd_rules)

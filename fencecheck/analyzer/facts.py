@@ -88,3 +88,32 @@ class FileFacts:
     includes: tuple[str, ...] = ()
     error_lines: int = 0                         # lines covered by tree-sitter ERROR nodes
     lines: int = 0
+
+
+# -- compact encoding (worker -> parent transfer and the on-disk cache) ------
+# Plain tuples of str/int/list only, so marshal can write and read them fast.
+
+def encode(f: FileFacts) -> tuple:
+    return (
+        f.path,
+        [(fn.name, fn.line, fn.end_line, fn.col, fn.static, fn.inline, fn.return_type, fn.params,
+          fn.locals, [(c.callee, c.line, c.col, c.args, c.field, c.receiver, c.array) for c in fn.calls],
+          fn.body) for fn in f.functions],
+        [(b.struct, b.path, b.target, b.line, b.var, b.receiver, b.function) for b in f.bindings],
+        f.structs, f.typedefs, f.globals,
+        [(c.callee, c.line, c.col, c.args, c.field, c.receiver, c.array) for c in f.file_calls],
+        f.includes, f.error_lines, f.lines,
+    )
+
+
+def decode(t: tuple) -> FileFacts:
+    path, functions, bindings, structs, typedefs, globals_, file_calls, includes, error_lines, lines = t
+    return FileFacts(
+        path=path,
+        functions=[Function(name, line, end_line, col, static, inline, ret, tuple(tuple(p) for p in params),
+                            dict(locals_), [Call(*c) for c in calls], body)
+                   for name, line, end_line, col, static, inline, ret, params, locals_, calls, body in functions],
+        bindings=[Binding(*b) for b in bindings],
+        structs=structs, typedefs=typedefs, globals=globals_,
+        file_calls=[Call(*c) for c in file_calls], includes=tuple(includes),
+        error_lines=error_lines, lines=lines)

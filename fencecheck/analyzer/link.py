@@ -331,6 +331,8 @@ class Linker:
         func_by_file_name = {(f.file, f.fn.name): f for f in self.funcs}
         registrations: list[Registration] = []
         for struct, fname, b, file in self.bindings():
+            if _is_test_code(file):
+                continue
             targets = self.resolve_name(b.target, file)
             if not targets:
                 fref = func_by_file_name.get((file, b.function))
@@ -397,7 +399,7 @@ class Linker:
                     graph.add_edges_from((fref.id, t) for t in found)
             for c in fn.calls:
                 reg = framework.REGISTRATIONS.get(c.callee)
-                if reg is None:
+                if reg is None or _is_test_code(fref.file):
                     continue
                 fn_arg, obj_arg, kind = reg
                 for arg_i in (fn_arg,) + framework.REGISTRATION_EXTRA_ARGS.get(c.callee, ()):
@@ -491,6 +493,11 @@ def chain_from_text(text: str) -> tuple[str, ...] | None:
         return None
     parts = [re.sub(r"\[.*\]$", "", p) for p in _SPLIT.split(t)]
     return ("v:" + parts[0],) + tuple(parts[1:])
+
+
+def _is_test_code(path: str) -> bool:
+    name = "/" + path
+    return any(marker in name for marker in framework.TEST_CODE)
 
 
 def link(files: list[FileFacts], hop_overrides: dict | None = None) -> Program:

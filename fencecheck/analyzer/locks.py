@@ -143,6 +143,8 @@ def _best_holder(program, locks: _Locks, candidates, cls: str, sinks: list[RuleS
     best = None
     for fid, idx in candidates:
         for summary in sinks:
+            if idx in summary.exempt.get(fid, ()):
+                continue    # e.g. inside memalloc_noreclaim_save(): nothing below reclaims
             if (fid, idx) in summary.sites:
                 path = (summary, fid, idx, [])
             else:

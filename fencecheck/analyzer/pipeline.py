@@ -7,6 +7,7 @@ skipped and why.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -14,9 +15,10 @@ from dataclasses import dataclass, field
 
 from .. import rules as rule_registry
 from .config import Config
+from .cache import FactsCache, content_hash
 from .discover import Discovery, Skipped, SourceFile, discover
 from .extract import extract_source
-from .facts import FileFacts
+from .facts import FileFacts, decode, encode
 from ..rules import held_lock
 from .link import Program, link
 from .locks import find_inversions
@@ -39,6 +41,7 @@ class ScanStats:
     lines: int = 0
     seconds: float = 0.0
     skipped: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)     # diagnostics that are not about one file
 
 
 @dataclass
@@ -50,13 +53,20 @@ class ScanResult:
 
 
 def read_and_extract(rel: str, path: str) -> FileFacts | Skipped:
-    """Worker: one file -> facts, or the reason it was not parsed."""
+    """One file -> facts, or the reason it was not parsed."""
+    result = _extract_entry(rel, path)
+    return result if isinstance(result, Skipped) else _from_entry(rel, result[1])
+
+
+def _extract_entry(rel: str, path: str) -> tuple[str, tuple] | Skipped:
+    """Worker: (content hash, cacheable entry), or a Skipped that depends on
+    more than the content (permissions, file type, a vanished file)."""
     try:
         # O_NONBLOCK: a FIFO that slipped past discovery must not block the scan.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         try:
             st = os.fstat(fd)
-            if not (st.st_mode & 0o170000 == 0o100000):
+            if not stat.S_ISREG(st.st_mode):
                 return Skipped(rel, "not-a-regular-file")
             if st.st_size > MAX_FILE_BYTES:
                 return Skipped(rel, "too-large", f"{st.st_size} bytes")
@@ -68,38 +78,78 @@ def read_and_extract(rel: str, path: str) -> FileFacts | Skipped:
         return Skipped(rel, "vanished", "deleted after discovery")
     except OSError as e:
         return Skipped(rel, "unreadable", e.strerror or str(e))
+    return content_hash(data), _entry_for(rel, data)
+
+
+def _entry_for(rel: str, data: bytes) -> tuple:
+    """("S", reason, detail) for content that holds nothing to parse, else
+    ("F", encoded facts without their path: equal content, equal facts)."""
     if b"{" not in data:
-        return Skipped(rel, "no-code", "no function body or initializer")
+        return ("S", "no-code", "no function body or initializer")
     if b"\0" in data[:65536] and data.count(b"\0") > len(data) // 100:
-        return Skipped(rel, "binary", "NUL bytes")
+        return ("S", "binary", "NUL bytes")
     try:
-        return extract_source(rel, data)
+        return ("F",) + encode(extract_source(rel, data))[1:]
     except RecursionError:
-        return Skipped(rel, "too-deep", "nesting beyond the parser's limits")
+        return ("S", "too-deep", "nesting beyond the parser's limits")
 
 
-def _extract_batch(batch: list[tuple[str, str]]) -> list[FileFacts | Skipped]:
-    return [read_and_extract(rel, path) for rel, path in batch]
+def _from_entry(rel: str, entry: tuple) -> FileFacts | Skipped:
+    if entry[0] == "S":
+        return Skipped(rel, entry[1], entry[2])
+    return decode((rel,) + tuple(entry[1:]))
 
 
-def extract_all(files: list[SourceFile], jobs: int, progress=None) -> list[FileFacts | Skipped]:
-    work = [(f.rel, f.abs) for f in files]
+def _extract_batch(batch: list[tuple[str, str]]) -> list[tuple[str, tuple] | Skipped]:
+    return [_extract_entry(rel, path) for rel, path in batch]
+
+
+def extract_all(files: list[SourceFile], jobs: int, cache: FactsCache | None = None,
+                progress=None) -> list[FileFacts | Skipped]:
+    """Facts for every file, from the cache where its content is known."""
+    cache = cache or FactsCache(None)
+    out: dict[str, FileFacts | Skipped] = {}
+    todo: list[tuple[SourceFile, os.stat_result]] = []
+    for f in files:
+        try:
+            st = os.stat(f.abs)
+        except FileNotFoundError:
+            out[f.rel] = Skipped(f.rel, "vanished", "deleted after discovery")
+            continue
+        except OSError as e:
+            out[f.rel] = Skipped(f.rel, "unreadable", e.strerror or str(e))
+            continue
+        entry = cache.lookup(f.rel, st) if stat.S_ISREG(st.st_mode) else None
+        if entry is not None:
+            out[f.rel] = _from_entry(f.rel, entry)
+        else:
+            todo.append((f, st))
+    if progress:
+        progress(len(files) - len(todo))
+    work = [(f.rel, f.abs) for f, _ in todo]
     if jobs <= 1 or len(work) < 16:
-        out = []
+        results = []
         for item in work:
-            out.append(read_and_extract(*item))
+            results.append(_extract_entry(*item))
             if progress:
                 progress(1)
-        return out
-    batch_size = max(1, min(64, len(work) // (jobs * 8) or 1))
-    batches = [work[i:i + batch_size] for i in range(0, len(work), batch_size)]
-    out = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for result in pool.map(_extract_batch, batches):
-            out.extend(result)
-            if progress:
-                progress(len(result))
-    return out
+    else:
+        batch_size = max(1, min(64, len(work) // (jobs * 8) or 1))
+        batches = [work[i:i + batch_size] for i in range(0, len(work), batch_size)]
+        results = []
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for batch_result in pool.map(_extract_batch, batches):
+                results.extend(batch_result)
+                if progress:
+                    progress(len(batch_result))
+    for (f, st), result in zip(todo, results):
+        if isinstance(result, Skipped):
+            out[f.rel] = result
+            continue
+        digest, entry = result
+        cache.store(f.rel, st, digest, entry)
+        out[f.rel] = _from_entry(f.rel, entry)
+    return [out[f.rel] for f in files]
 
 
 def analyse(facts: list[FileFacts], config: Config) -> tuple[list[Finding], Program, int]:
@@ -116,14 +166,19 @@ def analyse(facts: list[FileFacts], config: Config) -> tuple[list[Finding], Prog
     return findings, program, len(entries)
 
 
-def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_factory=None) -> ScanResult:
+def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_factory=None,
+         cache_dir: str | None = None) -> ScanResult:
+    """Scan ``paths`` under ``root``; ``cache_dir`` None means no cache."""
     started = time.monotonic()
     stats = ScanStats()
     found: Discovery = discover(paths, root)
     stats.files_discovered = len(found.files)
     skipped = list(found.skipped)
     progress = progress_factory(len(found.files)) if progress_factory else None
-    results = extract_all(found.files, jobs or os.cpu_count() or 1, progress)
+    cache = FactsCache.open(cache_dir)
+    results = extract_all(found.files, jobs or os.cpu_count() or 1, cache, progress)
+    cache.save()
+    stats.notes.extend(cache.notes)
     facts = []
     for r in results:
         if isinstance(r, Skipped):

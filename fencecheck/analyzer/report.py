@@ -53,6 +53,8 @@ def to_text(result: ScanResult) -> str:
         if s.reason not in BENIGN_SKIPS:
             detail = f" ({s.detail})" if s.detail else ""
             out.append(f"{s.rel}: note: skipped: {s.reason}{detail}")
+    for note in result.stats.notes:
+        out.append(f"fencecheck: note: {note}")
     out.append(summary_line(result))
     return "\n".join(out) + "\n"
 
@@ -164,6 +166,9 @@ def to_sarif(result: ScanResult, root: str, category: str = "fencecheck/") -> st
             locations=[om.Location(physical_location=om.PhysicalLocation(
                 artifact_location=om.ArtifactLocation(uri=s.rel, uri_base_id="%SRCROOT%")))])
         for s in result.skipped]
+    notifications += [om.Notification(message=om.Message(text=note), level="note",
+                                      descriptor=om.ReportingDescriptorReference(id="cache"))
+                      for note in result.stats.notes]
     stats = result.stats
     run = om.Run(
         tool=om.Tool(driver=om.ToolComponent(

@@ -138,6 +138,11 @@ DEFINING_MACROS = {
     "SIMPLE_DEV_PM_OPS": {1: ("dev_pm_ops", "suspend"), 2: ("dev_pm_ops", "resume")},
 }
 
+# Test code (selftests, KUnit) binds mock implementations into the same ops
+# tables as the driver; its bindings and registrations would resolve real
+# calls to mocks, so they are ignored (its functions are still scanned).
+TEST_CODE = ("/selftests/", "/tests/", "/kunit/", "_kunit.c", "_test.c", "_selftest.c", "selftest_")
+
 # Directories whose code belongs to the kernel core rather than a driver: a
 # finding's primary location is never put there when the path passes through
 # driver code a developer can change.

@@ -17,7 +17,7 @@ DOC = RuleDoc(
     title="The window between publishing a job's fence and queueing the job",
     finds="Calls made after a submit path added the job's fence to a dma_resv (dma_resv_add_fence "
           "or a driver helper whose body does it) and before it queued the job "
-          "(drm_sched_entity_push_job, or a driver helper that does it).",
+          "(drm_sched_entity_push_job, or any driver function that reaches it).",
     why="Once the fence is in a reservation object, eviction and other submitters may wait for "
         "it, but it cannot signal before the job is queued: everything in between is on its "
         "signalling path.",
@@ -38,7 +38,8 @@ def find(program, config) -> list:
     publish = set(PUBLISH) | set(config.publish)
     queue = set(QUEUE) | set(config.queue)
     publishers = _helpers(program, publish)
-    queuers = _helpers(program, queue)
+    # a job may be queued deep inside a driver's own push helper
+    queuers = program.reaching(queue)
     candidates = publishers | {c for fid in publishers for c in program.graph.predecessors(fid)}
     entries = []
     for fid in sorted(candidates):
@@ -54,8 +55,8 @@ def find(program, config) -> list:
         def opens(i):
             return direct(i, publishers - queuers, publish)
 
-        def closes(i):
-            return direct(i, queuers, queue)
+        def closes(i, fid=fid, fn=fn):
+            return fn.calls[i].callee in queue or any(t in queuers for t in program.call_targets(fid, i))
 
         if not any(closes(i) for i in range(len(fn.calls))):
             continue

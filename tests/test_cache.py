@@ -1,0 +1,119 @@
+"""Facts cache and changed-files mode: same answers, corrupt caches rebuilt, not trusted."""
+import json
+import os
+import subprocess
+import sys
+
+from fencecheck.analyzer.cache import MAGIC, FactsCache
+from fencecheck.analyzer.config import Config
+from fencecheck.analyzer.pipeline import scan
+
+DRIVER = {
+    "drivers/gpu/drm/foo/foo_sched.c": """
+        static struct dma_fence *foo_run_job(struct drm_sched_job *job)
+        {
+        	foo_fence_create(job);
+        	return NULL;
+        }
+        static const struct drm_sched_backend_ops foo_sched_ops = { .run_job = foo_run_job };
+    """,
+    "drivers/gpu/drm/foo/foo_fence.c": """
+        void *foo_fence_create(struct drm_sched_job *job)
+        {
+        	return kzalloc(64, GFP_KERNEL);
+        }
+    """,
+    "drivers/gpu/drm/foo/foo_regs.h": "#define FOO_REG 0x10\n",
+}
+
+
+def findings(result):
+    return [(f.rule, f.entry, f.location.file, f.location.line, f.steps) for f in result.findings]
+
+
+def test_warm_scan_parses_nothing_and_answers_the_same(tree, tmp_path, monkeypatch):
+    root = tree(DRIVER)
+    cache_dir = str(tmp_path / "cache")
+    cold = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    from fencecheck.analyzer import pipeline
+    monkeypatch.setattr(pipeline, "extract_source", lambda *a: (_ for _ in ()).throw(AssertionError("parsed")))
+    warm = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    assert findings(warm) == findings(cold) and len(cold.findings) == 1
+    assert warm.stats.skipped == cold.stats.skipped == {"no-code": 1}
+
+
+def test_changed_file_is_reparsed(tree, tmp_path):
+    root = tree(DRIVER)
+    cache_dir = str(tmp_path / "cache")
+    scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    path = os.path.join(root, "drivers/gpu/drm/foo/foo_fence.c")
+    with open(path, "w") as fh:
+        fh.write("void *foo_fence_create(struct drm_sched_job *job)\n{\n\treturn kzalloc(64, GFP_NOWAIT);\n}\n")
+    os.utime(path, ns=(1, 1))     # a new mtime even on coarse clocks
+    assert scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir).findings == []
+
+
+def test_corrupt_truncated_and_foreign_caches_are_rebuilt(tree, tmp_path):
+    root = tree(DRIVER)
+    cache_dir = str(tmp_path / "cache")
+    good = findings(scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir))
+    cache_file = os.path.join(cache_dir, "facts.bin")
+    blob = open(cache_file, "rb").read()
+    bad_versions = [blob[: len(blob) // 2], os.urandom(4096), MAGIC + b"0:0.0.0\n" + blob.split(b"\n", 3)[3],
+                    blob[:-10] + b"0123456789"]
+    for bad in bad_versions:
+        with open(cache_file, "wb") as fh:
+            fh.write(bad)
+        result = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+        assert findings(result) == good
+        assert any("rebuilding" in n for n in result.stats.notes), result.stats.notes
+        # and the rebuilt cache is whole again
+        assert FactsCache.open(cache_dir).notes == []
+
+
+def test_read_only_cache_dir_is_bypassed(tree, tmp_path):
+    if os.geteuid() == 0:
+        # root ignores permissions: use a path under a regular file instead
+        blocker = tmp_path / "file"
+        blocker.write_text("")
+        cache_dir = str(blocker / "cache")
+    else:
+        cache_dir = str(tmp_path / "ro")
+        os.mkdir(cache_dir, 0o500)
+    root = tree(DRIVER)
+    result = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    assert len(result.findings) == 1
+    assert any("not written" in n for n in result.stats.notes)
+
+
+def test_changed_files_mode_reports_paths_through_the_file(tree):
+    root = tree(DRIVER)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "fencecheck.cli", "scan", "--no-cache", "--format", "json",
+                               "--root", root, *args], cwd=root, env=env, capture_output=True, text=True)
+    through = run("drivers/gpu/drm/foo/foo_fence.c")
+    assert through.returncode == 1 and len(json.loads(through.stdout)["findings"]) == 1
+    with open(os.path.join(root, "drivers/gpu/drm/foo/other.c"), "w") as fh:
+        fh.write("void other(void) { }\n")
+    elsewhere = run("drivers/gpu/drm/foo/other.c")
+    assert elsewhere.returncode == 0 and json.loads(elsewhere.stdout)["findings"] == []
+
+
+def test_since_revision(tree):
+    root = tree(DRIVER)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    git = lambda *a: subprocess.run(["git", *a], cwd=root, env=env, check=True, capture_output=True)
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    run = lambda: subprocess.run([sys.executable, "-m", "fencecheck.cli", "scan", "--no-cache", "--root", root,
+                                  "--since", "HEAD"], cwd=root, env=env, capture_output=True, text=True)
+    assert run().returncode == 0            # nothing changed since HEAD
+    path = os.path.join(root, "drivers/gpu/drm/foo/foo_fence.c")
+    with open(path, "a") as fh:
+        fh.write("/* touched */\n")
+    p = run()
+    assert p.returncode == 1 and "foo_fence.c" in p.stdout
