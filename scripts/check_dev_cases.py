@@ -13,36 +13,20 @@ memory per tree; exits 1 if a case is missed or a clean site is reported.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from debian_kernel import ensure_tree  # noqa: E402
 from fencecheck.analyzer.config import Config  # noqa: E402
 from fencecheck.analyzer.pipeline import scan  # noqa: E402
 
 DEFAULT_SCOPE = ("drivers/gpu", "drivers/dma-buf", "include")
-
-
-def ensure_tree(kernels: str, version: str) -> str:
-    tree = os.path.join(kernels, f"linux-source-{version}")
-    if os.path.isdir(os.path.join(tree, "drivers")):
-        return tree
-    os.makedirs(kernels, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=kernels) as tmp:
-        subprocess.run(["apt-get", "download", f"linux-source-{version}"], cwd=tmp, check=True)
-        deb = glob.glob(os.path.join(tmp, "*.deb"))[0]
-        subprocess.run(["dpkg-deb", "-x", deb, os.path.join(tmp, "x")], check=True)
-        tarball = glob.glob(os.path.join(tmp, "x/usr/src/linux-source-*.tar.*"))[0]
-        subprocess.run(["tar", "xf", tarball, "-C", kernels], check=True)
-    return tree
 
 
 def run(tree: str, scope, jobs: int):

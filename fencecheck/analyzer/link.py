@@ -170,7 +170,7 @@ class Linker:
         self.ops_hops = dict(framework.OPS_HOPS)
         if hop_overrides:
             self.ops_hops.update(hop_overrides)
-        self._include_cache: dict[str, frozenset[str]] = {}
+        self._nearest_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self._headers_by_suffix: dict[str, list[str]] = defaultdict(list)
         for f in self.files:
             if f.path.endswith(".h"):
@@ -193,27 +193,6 @@ class Linker:
                 else:
                     self.global_defs[fn.name].append(fid)
 
-    def _includes_closure(self, path: str) -> frozenset[str]:
-        cached = self._include_cache.get(path)
-        if cached is not None:
-            return cached
-        seen = {path}
-        stack = [path]
-        while stack and len(seen) < 4000:
-            cur = stack.pop()
-            facts = self.file_facts.get(cur)
-            if facts is None:
-                continue
-            here = os.path.dirname(cur)
-            for inc in facts.includes:
-                for hdr in self._resolve_include(here, inc):
-                    if hdr not in seen:
-                        seen.add(hdr)
-                        stack.append(hdr)
-        result = frozenset(seen)
-        self._include_cache[path] = result
-        return result
-
     def _resolve_include(self, here: str, inc: str) -> list[str]:
         local = os.path.normpath(os.path.join(here, inc)).replace(os.sep, "/")
         if local in self.file_facts:
@@ -232,9 +211,33 @@ class Linker:
             return ()
         if len(statics) == 1:
             return (statics[0],)
-        reach = self._includes_closure(caller_file)
-        chosen = tuple(fid for fid in statics if self.funcs[fid].file in reach)
-        return chosen or tuple(statics)
+        return self._nearest_headers(statics, caller_file)
+
+    def _nearest_headers(self, statics: list[int], caller_file: str) -> tuple[int, ...]:
+        """Among same-name header statics: those the caller includes directly,
+        else those nearest to it in the tree (longest common directory)."""
+        key = (caller_file, self.funcs[statics[0]].fn.name)
+        cached = self._nearest_cache.get(key)
+        if cached is not None:
+            return cached
+        facts = self.file_facts.get(caller_file)
+        here = os.path.dirname(caller_file)
+        direct = {h for inc in (facts.includes if facts else ()) for h in self._resolve_include(here, inc)}
+        chosen = tuple(fid for fid in statics if self.funcs[fid].file in direct)
+        if not chosen:
+            caller_dirs = caller_file.split("/")[:-1]
+
+            def shared(fid: int) -> int:
+                n = 0
+                for a, b in zip(caller_dirs, self.funcs[fid].file.split("/")[:-1]):
+                    if a != b:
+                        break
+                    n += 1
+                return n
+            best = max(shared(fid) for fid in statics)
+            chosen = tuple(fid for fid in statics if shared(fid) == best)
+        self._nearest_cache[key] = chosen
+        return chosen
 
     # -- types ------------------------------------------------------------
     def type_of_chain(self, chain: tuple[str, ...], fref: FuncRef | None, file: str) -> str:

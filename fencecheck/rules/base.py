@@ -79,6 +79,15 @@ class SinkRule:
         return not any(path.startswith(p) or ("/" + p) in path for p in allowed)
 
 
+def name_matcher(names, consequence: str) -> Callable[[str, tuple[str, ...], object], Verdict]:
+    """A ``SinkRule.match`` for rules that forbid calling any of ``names``."""
+    table = NameSet(names)
+
+    def match(callee: str, args: tuple[str, ...], func) -> Verdict:
+        return Hit(f"{callee}(), which {consequence}") if callee in table else None
+    return match
+
+
 @dataclass(frozen=True)
 class Entry:
     """A function that runs in a context; ``calls`` restricts it to the calls of a section."""

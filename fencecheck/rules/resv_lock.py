@@ -1,7 +1,7 @@
 """resv_lock: a blocking dma_resv (ww_mutex) lock where a fence must signal."""
 from __future__ import annotations
 
-from .base import Hit, NameSet, RuleDoc, SinkRule
+from .base import RuleDoc, SinkRule, name_matcher
 
 ID = "resv_lock"
 TAGS = ("correctness", "deadlock", "dma-fence")
@@ -44,13 +44,7 @@ DOC = RuleDoc(
 
 
 def make_rule(extra_names=()) -> SinkRule:
-    names = NameSet(LOCK_APIS + tuple(extra_names))
-
-    def match(callee: str, args: tuple[str, ...], func) -> Hit | None:
-        if callee in names:
-            return Hit(f"{callee}(), which blocks on a dma_resv lock")
-        return None
-
+    match = name_matcher(LOCK_APIS + tuple(extra_names), "blocks on a dma_resv lock")
     return SinkRule(
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "reclaim": (), "mmu_notifier": ()},

@@ -1,7 +1,7 @@
 """user_fault: touching user memory or mmap_lock where a fence must signal."""
 from __future__ import annotations
 
-from .base import Hit, NameSet, RuleDoc, SinkRule
+from .base import RuleDoc, SinkRule, name_matcher
 
 ID = "user_fault"
 TAGS = ("correctness", "deadlock", "dma-fence")
@@ -38,13 +38,7 @@ DOC = RuleDoc(
 
 
 def make_rule(extra_names=()) -> SinkRule:
-    names = NameSet(USER_APIS + tuple(extra_names))
-
-    def match(callee: str, args: tuple[str, ...], func) -> Hit | None:
-        if callee in names:
-            return Hit(f"{callee}(), which may fault on user memory or take mmap_lock")
-        return None
-
+    match = name_matcher(USER_APIS + tuple(extra_names), "may fault on user memory or take mmap_lock")
     return SinkRule(
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "reclaim": (), "mmu_notifier": ()},

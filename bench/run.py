@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Benchmark fencecheck on Debian's linux-source-6.12 (not part of the tests).
+
+    python bench/run.py [--kernels ~/kernels] [-j 2] [--reps 3] [--scopes whole drm]
+
+Measures, in one run, each --reps times (median and range), with the peak RSS
+of the process tree:
+  (a) floor: tree-sitter parse only of every .c/.h of the scope, no prefilter,
+      on the same number of processes;
+  (b) cold full-tree scan (empty cache);
+  (c) cold drivers/gpu/drm scan;
+  (d) warm re-scan with nothing changed;
+  (e) warm re-scan after one .c file in drivers/gpu/drm/msm changed.
+Prints a Markdown table and the ratio (b)/(a); --output writes it to a file
+(bench/RESULTS.md is the committed latest run).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
+from debian_kernel import ensure_tree  # noqa: E402
+
+TOUCHED = "drivers/gpu/drm/msm/msm_fence.c"
+SCOPES = {"whole": ".", "drm": "drivers/gpu/drm"}
+
+
+def timed(cmd: list[str], cwd: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB of the process tree) of one command."""
+    start = time.monotonic()
+    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed with {code}: {proc.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def floor_cmd(scope: str, jobs: int) -> list[str]:
+    code = (
+        "import os, sys\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "import tree_sitter_c\n"
+        "from tree_sitter import Language, Parser\n"
+        "parser = None\n"
+        "def parse(batch):\n"
+        "    global parser\n"
+        "    parser = parser or Parser(Language(tree_sitter_c.language()))\n"
+        "    for p in batch:\n"
+        "        with open(p, 'rb') as fh: parser.parse(fh.read())\n"
+        "    return len(batch)\n"
+        "files = [os.path.join(d, f) for d, _, fs in os.walk(sys.argv[1]) for f in fs if f.endswith(('.c', '.h'))"
+        " and os.path.isfile(os.path.join(d, f))]\n"
+        "batches = [files[i:i + 64] for i in range(0, len(files), 64)]\n"
+        "with ProcessPoolExecutor(int(sys.argv[2])) as pool: print(sum(pool.map(parse, batches)))\n")
+    return [sys.executable, "-c", code, scope, str(jobs)]
+
+
+def scan_cmd(scope: str, jobs: int, cache: str | None) -> list[str]:
+    cmd = [sys.executable, "-m", "fencecheck.cli", "scan", scope, "--root", ".", "-j", str(jobs),
+           "--format", "json", "--output", os.devnull]
+    return cmd + (["--cache-dir", cache] if cache else ["--no-cache"])
+
+
+def touch_once(tree: str) -> None:
+    path = os.path.join(tree, TOUCHED)
+    with open(path, "a") as fh:
+        fh.write(f"/* fencecheck bench {time.time_ns()} */\n")
+
+
+def restore(tree: str, original: bytes) -> None:
+    with open(os.path.join(tree, TOUCHED), "wb") as fh:
+        fh.write(original)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kernels", default=os.path.expanduser("~/kernels"))
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--scopes", nargs="+", default=["whole", "drm"], choices=list(SCOPES))
+    ap.add_argument("--output")
+    args = ap.parse_args()
+    tree = ensure_tree(args.kernels, "6.12")
+    with open(os.path.join(tree, TOUCHED), "rb") as fh:
+        original = fh.read()
+    rows: list[tuple[str, list[float], list[float]]] = []
+
+    def measure(label: str, cmd_for, before=None):
+        walls, rss = [], []
+        for _ in range(args.reps):
+            cmd = cmd_for()
+            if before:
+                before()
+            w, r = timed(cmd, tree)
+            walls.append(w)
+            rss.append(r)
+        rows.append((label, walls, rss))
+        print(f"{label}: median {statistics.median(walls):.1f}s", file=sys.stderr)
+        return statistics.median(walls)
+
+    results = {}
+    try:
+        for scope_name in args.scopes:
+            scope = SCOPES[scope_name]
+            results[("floor", scope_name)] = measure(f"(a) floor, parse only, {scope_name}",
+                                                     lambda: floor_cmd(scope, args.jobs))
+            fresh = lambda: scan_cmd(scope, args.jobs, tempfile.mkdtemp(prefix="fc-bench-"))
+            results[("cold", scope_name)] = measure(f"({'b' if scope_name == 'whole' else 'c'}) cold scan, {scope_name}",
+                                                    fresh)
+            warm_dir = tempfile.mkdtemp(prefix="fc-bench-warm-")
+            timed(scan_cmd(scope, args.jobs, warm_dir), tree)
+            measure(f"(d) warm re-scan, nothing changed, {scope_name}", lambda: scan_cmd(scope, args.jobs, warm_dir))
+            measure(f"(e) warm re-scan, one msm .c changed, {scope_name}",
+                    lambda: scan_cmd(scope, args.jobs, warm_dir), before=lambda: touch_once(tree))
+            restore(tree, original)
+            shutil.rmtree(warm_dir, ignore_errors=True)
+    finally:
+        restore(tree, original)
+    lines = [f"# fencecheck benchmark", "",
+             f"linux-source-6.12, {args.jobs} processes, {args.reps} repetitions; machine: {platform.machine()}, "
+             f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}", "",
+             "| measurement | median s | range s | peak RSS MB (max) |", "|---|---|---|---|"]
+    for label, walls, rss in rows:
+        lines.append(f"| {label} | {statistics.median(walls):.1f} | {min(walls):.1f}-{max(walls):.1f} | {max(rss):.0f} |")
+    for scope_name in args.scopes:
+        if ("floor", scope_name) in results:
+            ratio = results[("cold", scope_name)] / results[("floor", scope_name)]
+            lines.append(f"\ncold scan / parse floor ({scope_name}): {ratio:.2f}x")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.output:
+        with open(args.output, "w") as fh:
+            fh.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
