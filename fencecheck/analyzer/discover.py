@@ -100,6 +100,11 @@ def _walk(root: str, top: str, files: dict, skipped: list) -> None:
                     if entry.name.endswith(SOURCE_SUFFIXES):
                         skipped.append(Skipped(_rel(root, path), "broken-symlink"))
                     continue
+                target = os.path.realpath(path)
+                here = os.path.realpath(d)
+                if os.path.isdir(target) and (here == target or here.startswith(target + os.sep)):
+                    skipped.append(Skipped(_rel(root, path), "symlink-loop"))
+                    continue
             try:
                 is_dir = entry.is_dir()
             except OSError:
@@ -131,5 +136,8 @@ def _consider(root: str, path: str, files: dict, skipped: list, named: bool = Fa
         kind = "directory" if stat.S_ISDIR(st.st_mode) else "special file"
         skipped.append(Skipped(rel, "not-a-regular-file", kind))
         return
-    real_rel = _rel(root, os.path.realpath(path))
-    files.setdefault(real_rel if os.path.islink(path) else rel, SourceFile(rel, path))
+    # One entry per real file, named by its real path: a file reached through
+    # several symlinks is scanned once, under the same name every time.
+    real = os.path.realpath(path)
+    real_rel = _rel(root, real)
+    files.setdefault(real_rel, SourceFile(real_rel, real))

@@ -1,0 +1,86 @@
+"""Messy trees: every odd file is counted with its reason, the scan goes on, exit codes keep their meaning."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fencecheck.analyzer import pipeline
+from fencecheck.analyzer.config import Config
+from fencecheck.analyzer.discover import UsageError, discover
+from fencecheck.analyzer.pipeline import scan
+
+GOOD = {"drivers/gpu/drm/ok/ok.c": """
+    static struct dma_fence *ok_run(struct drm_sched_job *job) { return kzalloc(8, GFP_KERNEL); }
+    static const struct drm_sched_backend_ops ok_ops = { .run_job = ok_run };
+"""}
+
+
+def reasons(result):
+    return {s.rel: s.reason for s in result.skipped}
+
+
+def test_odd_files_are_counted_and_the_scan_goes_on(tree, tmp_path):
+    root = tree(GOOD)
+    d = os.path.join(root, "drivers/gpu/drm/ok")
+    with open(os.path.join(d, "bom.c"), "wb") as fh:        # BOM and non-UTF-8 bytes still parse
+        fh.write(b"\xef\xbb\xbfvoid bom(void) { x(\"\xff\xfe\"); }\n")
+    with open(os.path.join(d, "nul.c"), "wb") as fh:
+        fh.write(b"{" + b"\0" * 4096)
+    open(os.path.join(d, "empty.c"), "w").close()
+    os.symlink("missing.c", os.path.join(d, "broken.c"))
+    os.symlink(str(tmp_path), os.path.join(d, "loop"))        # a directory loop back to the root's parent
+    outside = tmp_path.parent / "outside.c"
+    outside.write_text("void outside(void) { }\n")
+    os.symlink(str(outside), os.path.join(d, "outside.c"))
+    os.mkfifo(os.path.join(d, "fifo.c"))
+    os.mkdir(os.path.join(d, "dir.c"))
+    result = scan(["drivers"], root, Config(), jobs=1)
+    got = reasons(result)
+    assert got["drivers/gpu/drm/ok/nul.c"] == "binary"
+    assert got["drivers/gpu/drm/ok/empty.c"] == "no-code"
+    assert got["drivers/gpu/drm/ok/broken.c"] == "broken-symlink"
+    assert got["drivers/gpu/drm/ok/outside.c"] == "symlink-outside-root"
+    assert got["drivers/gpu/drm/ok/fifo.c"] == "not-a-regular-file"
+    assert got["drivers/gpu/drm/ok/loop"] == "symlink-loop"
+    assert got["drivers/gpu/drm/ok/dir.c"] == "not-a-regular-file"
+    assert "drivers/gpu/drm/ok/bom.c" not in got
+    assert [f.entry for f in result.findings] == ["ok_run"]
+
+
+def test_unreadable_file(tree):
+    if os.geteuid() == 0:
+        pytest.skip("root reads files whatever their mode")
+    root = tree({**GOOD, "drivers/gpu/drm/ok/secret.c": "void s(void) { }\n"})
+    os.chmod(os.path.join(root, "drivers/gpu/drm/ok/secret.c"), 0)
+    assert reasons(scan(["drivers"], root, Config(), jobs=1))["drivers/gpu/drm/ok/secret.c"] == "unreadable"
+
+
+def test_file_deleted_after_discovery(tree, monkeypatch):
+    root = tree({**GOOD, "drivers/gpu/drm/ok/gone.c": "void g(void) { }\n"})
+    real = pipeline.discover
+
+    def discover_then_delete(paths, r):
+        found = real(paths, r)
+        os.unlink(os.path.join(root, "drivers/gpu/drm/ok/gone.c"))
+        return found
+    monkeypatch.setattr(pipeline, "discover", discover_then_delete)
+    assert reasons(scan(["drivers"], root, Config(), jobs=1))["drivers/gpu/drm/ok/gone.c"] == "vanished"
+
+
+def test_missing_path_is_a_usage_error(tree):
+    root = tree(GOOD)
+    with pytest.raises(UsageError):
+        discover(["nope"], root)
+
+
+def test_skips_reach_sarif_notifications(tree):
+    root = tree(GOOD)
+    os.symlink("missing.c", os.path.join(root, "drivers/gpu/drm/ok/broken.c"))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.run([sys.executable, "-m", "fencecheck.cli", "scan", "drivers", "--no-cache", "--format", "sarif"],
+                       cwd=root, env=env, capture_output=True, text=True)
+    assert p.returncode == 1
+    notes = json.loads(p.stdout)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert [n["message"]["text"] for n in notes] == ["skipped drivers/gpu/drm/ok/broken.c: broken-symlink"]
