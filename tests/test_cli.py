@@ -122,3 +122,12 @@ def test_rules_and_explain(capsys):
     text = capsys.readouterr().out
     for heading in ("What it finds", "Why it deadlocks", "Example", "Fix"):
         assert heading in text
+
+
+def test_findings_with_equal_locations_sort_deterministically():
+    from fencecheck.analyzer.reach import Finding, Step
+    a = Step("a.c", 1, 0, "f", "x")
+    b = Step("a.c", 2, 0, "g", "y")
+    one = Finding("r", "signalling", "e", "how", "s", "w", (a, b), 0, "")
+    two = Finding("r", "signalling", "e", "how", "s", "w", (a, a), 0, "")
+    assert sorted([one, two], key=Finding.sort_key) == [two, one]

@@ -17,7 +17,7 @@ from .link import Program, tree_relative
 from .summaries import RuleSummary
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class Step:
     """One location on a finding's path."""
     file: str
@@ -51,7 +51,7 @@ class Finding:
 
     def sort_key(self):
         loc = self.location
-        return (loc.file, loc.line, loc.col, self.rule, self.entry, self.steps)
+        return (loc.file, loc.line, loc.col, self.rule, self.entry, self.context, self.steps, self.related)
 
 
 def call_step(program: Program, fid: int, idx: int) -> Step:
