@@ -13,11 +13,12 @@ import traceback
 
 from . import __version__
 from . import rules as rule_registry
-from .analyzer import report
+from .analyzer import report, triage
 from .analyzer.cache import default_dir as default_cache_dir
 from .analyzer.config import ConfigError, load
 from .analyzer.discover import UsageError
 from .analyzer.pipeline import scan
+from .analyzer.sources import SourceLines
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -89,7 +90,8 @@ def _as_root_relative(root: str, path: str) -> str:
     return os.path.relpath(full, root).replace(os.sep, "/")
 
 
-def cmd_scan(args) -> int:
+def run_scan(args):
+    """Scan as the arguments say, triaged; (result, root)."""
     paths = args.paths or ([] if args.since else _default_paths())
     root = _root_for(paths or ["."], args.root)
     if not os.path.isdir(root):
@@ -109,6 +111,15 @@ def cmd_scan(args) -> int:
     if changed is not None:
         result.findings = [f for f in result.findings
                            if any(s.file in changed for s in f.steps + f.related)]
+    try:
+        triage.apply(result, config, root, getattr(args, "baseline", None))
+    except (OSError, ValueError) as e:
+        raise UsageError(f"baseline: {e}") from e
+    return result, root
+
+
+def cmd_scan(args) -> int:
+    result, root = run_scan(args)
     if args.format == "sarif":
         text = report.to_sarif(result, root, category=args.category)
     elif args.format == "json":
@@ -123,6 +134,45 @@ def cmd_scan(args) -> int:
         if args.format != "text":
             print(report.summary_line(result), file=sys.stderr)
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+
+
+def cmd_baseline(args) -> int:
+    result, root = run_scan(args)
+    write_atomically(args.file, triage.baseline_text(result.findings, SourceLines(root)))
+    print(f"fencecheck: baseline of {len(result.findings)} finding(s) written to {args.file}", file=sys.stderr)
+    return EXIT_CLEAN
+
+
+def cmd_path(args) -> int:
+    """Every forbidden path from one entry function, as a tree (and a Graphviz graph)."""
+    result, _ = run_scan(args)
+    mine = [f for f in result.findings if f.entry == args.entry]
+    if not mine:
+        print(f"fencecheck: no forbidden path from {args.entry}", file=sys.stderr)
+        return EXIT_CLEAN
+    tree: dict = {}
+    for f in mine:
+        node = tree
+        for step in f.steps:
+            node = node.setdefault((step.file, step.line, step.text), {})
+        node.setdefault((f.location.file, f.location.line, f"=> [{f.rule}] {f.what}"), {})
+
+    def show(node: dict, depth: int) -> None:
+        for (file, line, text), sub in node.items():
+            print(f"{'  ' * depth}{text}  ({file}:{line})")
+            show(sub, depth + 1)
+    show(tree, 0)
+    if args.dot:
+        edges, sinks = set(), set()
+        for f in mine:
+            calls = [(st, st.text.split(" calls ", 1)[1].split("(", 1)[0]) for st in f.steps[1:]]
+            edges.update((st.function, callee, f"{st.file}:{st.line}") for st, callee in calls)
+            sinks.add(calls[-1][1])
+        dot = ["digraph fencecheck {", "  rankdir=LR;", f'  "{args.entry}" [shape=box];']
+        dot += [f'  "{a}" -> "{b}" [label="{where}"];' for a, b, where in sorted(edges)]
+        dot += [f'  "{name}" [shape=octagon, color=red];' for name in sorted(sinks)]
+        write_atomically(args.dot, "\n".join(dict.fromkeys(dot)) + "\n}\n")
+    return EXIT_FINDINGS
 
 
 def cmd_rules(args) -> int:
@@ -148,26 +198,42 @@ def cmd_explain(args) -> int:
     return EXIT_CLEAN
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fencecheck", description="Check Linux kernel C sources against the "
-                                "dma_fence cross-driver contract.")
-    p.add_argument("--version", action="version", version=f"fencecheck {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("scan", help="scan C sources and report forbidden paths")
+def _scan_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("paths", nargs="*", help="files or directories (default: fixtures/ in this repo, else .); "
                    "only files: analyse the whole --root, report findings whose path passes through them")
     s.add_argument("--since", metavar="REV", help="report findings whose path passes through files changed "
                    "since this git revision (whole --root analysed)")
     s.add_argument("--root", help="tree root; output paths are relative to it (default: current directory "
                                   "or the paths' common parent)")
-    s.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    s.add_argument("--output", "-o", help="write the report to this file (atomically)")
     s.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
     s.add_argument("--config", help="config file (default: .fencecheck.toml or pyproject.toml in the root)")
-    s.add_argument("--category", default="fencecheck/", help="SARIF runAutomationDetails.id")
     s.add_argument("--cache-dir", help="facts cache directory (default: $XDG_CACHE_HOME/fencecheck/<tree id>)")
     s.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fencecheck", description="Check Linux kernel C sources against the "
+                                "dma_fence cross-driver contract.")
+    p.add_argument("--version", action="version", version=f"fencecheck {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("scan", help="scan C sources and report forbidden paths")
+    _scan_arguments(s)
+    s.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    s.add_argument("--output", "-o", help="write the report to this file (atomically)")
+    s.add_argument("--category", default="fencecheck/", help="SARIF runAutomationDetails.id")
+    s.add_argument("--baseline", metavar="FILE", help="report only findings not in this baseline")
     s.set_defaults(func=cmd_scan)
+    b = sub.add_parser("baseline", help="record today's findings")
+    b_sub = b.add_subparsers(dest="action", required=True)
+    bw = b_sub.add_parser("write", help="scan and write the findings' fingerprints to FILE")
+    bw.add_argument("file")
+    _scan_arguments(bw)
+    bw.set_defaults(func=cmd_baseline)
+    pth = sub.add_parser("path", help="every forbidden path from one entry function, as a tree")
+    pth.add_argument("entry")
+    _scan_arguments(pth)
+    pth.add_argument("--dot", metavar="FILE", help="also write the paths as a Graphviz graph")
+    pth.set_defaults(func=cmd_path)
     r = sub.add_parser("rules", help="list the rules")
     r.set_defaults(func=cmd_rules)
     e = sub.add_parser("explain", help="print a rule's documentation")

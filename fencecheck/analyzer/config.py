@@ -35,6 +35,14 @@ class OpsField:
 
 
 @dataclass(frozen=True)
+class Suppression:
+    rule: str
+    function: str       # the entry function or the function holding the sink
+    reason: str
+    path: str = ""      # optional: only findings whose primary location is under this path
+
+
+@dataclass(frozen=True)
 class Config:
     source: str = ""
     entries: tuple[EntryPoint, ...] = ()
@@ -44,10 +52,11 @@ class Config:
     publish: tuple[str, ...] = ()       # extra helpers that add a job's fence to a dma_resv
     queue: tuple[str, ...] = ()         # extra helpers that queue a job
     disable: tuple[str, ...] = ()       # rule ids not to run
+    suppress: tuple[Suppression, ...] = ()
 
 
 SINK_IDS = ("resv_lock", "reclaim_alloc", "fence_wait", "user_fault")
-_TOP_KEYS = {"entries", "ops", "sinks", "publish", "queue", "disable"}
+_TOP_KEYS = {"entries", "ops", "sinks", "publish", "queue", "disable", "suppress"}
 
 
 def _expect(cond: bool, where: str, msg: str) -> None:
@@ -113,9 +122,21 @@ def parse(data: dict, source: str) -> Config:
     known = rules.all_docs()
     for rule_id in disable:
         _expect(rule_id in known, f"{source}: disable", f"unknown rule id {rule_id!r}")
+    suppressions = []
+    for i, item in enumerate(data.get("suppress", [])):
+        where = f"{source}: suppress[{i}]"
+        _expect(isinstance(item, dict), where, "expected a table {rule, function, reason, path}")
+        for k in item:
+            _expect(k in ("rule", "function", "reason", "path"), f"{where}.{k}", "unknown key")
+        for k in ("rule", "function", "reason"):
+            _expect(isinstance(item.get(k), str) and item[k].strip(), f"{where}.{k}",
+                    "required" + (": say why this finding is accepted" if k == "reason" else ""))
+        _expect(isinstance(item.get("path", ""), str), f"{where}.path", "expected a string")
+        _expect(item["rule"] in known, f"{where}.rule", f"unknown rule id {item['rule']!r}")
+        suppressions.append(Suppression(item["rule"], item["function"], item["reason"], item.get("path", "")))
     return Config(source, tuple(entries), tuple(ops), sinks,
                   _str_list(data.get("publish", []), f"{source}: publish"),
-                  _str_list(data.get("queue", []), f"{source}: queue"), disable)
+                  _str_list(data.get("queue", []), f"{source}: queue"), disable, tuple(suppressions))
 
 
 def load(root: str, explicit: str | None = None) -> Config:

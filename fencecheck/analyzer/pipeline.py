@@ -51,6 +51,9 @@ class ScanResult:
     stats: ScanStats
     skipped: list[Skipped]
     program: Program | None = None
+    suppressed: list = field(default_factory=list)    # triage.Suppressed
+    baselined: int = 0                                 # findings hidden because the baseline has them
+    baseline_used: bool = False
 
 
 def read_and_extract(rel: str, path: str) -> FileFacts | Skipped:

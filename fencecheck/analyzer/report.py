@@ -7,7 +7,6 @@ serializer drops properties equal to the schema default, ``level``
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 
 import attr
@@ -17,6 +16,7 @@ from .. import __version__
 from .. import rules as rule_registry
 from .pipeline import ScanResult
 from .reach import Finding, Step
+from .sources import SourceLines
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/fencecheck/fencecheck"
@@ -31,7 +31,12 @@ def summary_line(result: ScanResult) -> str:
     per_rule = Counter(f.rule for f in result.findings)
     rules = ", ".join(f"{k} {v}" for k, v in sorted(per_rule.items())) or "none"
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(s.skipped.items())) or "none"
-    return (f"fencecheck: {len(result.findings)} finding(s) [{rules}]; {s.files_parsed} files parsed, "
+    triaged = ""
+    if result.suppressed:
+        triaged += f", {len(result.suppressed)} suppressed"
+    if result.baseline_used:
+        triaged += f", {result.baselined} in the baseline"
+    return (f"fencecheck: {len(result.findings)} finding(s) [{rules}]{triaged}; {s.files_parsed} files parsed, "
             f"{s.functions} functions, {s.entries} context entries; skipped: {skipped}; "
             f"{s.seconds:.1f}s")
 
@@ -75,7 +80,8 @@ def to_json(result: ScanResult) -> str:
             **({"lock": f.lock, "held_path": [_step_json(st) for st in f.related]} if f.related else {}),
         } for f in result.findings],
         "summary": {
-            "findings": len(result.findings),
+            "findings": len(result.findings), "suppressed": len(result.suppressed),
+            "in_baseline": result.baselined,
             "per_rule": dict(sorted(Counter(f.rule for f in result.findings).items())),
             "files_discovered": s.files_discovered, "files_parsed": s.files_parsed,
             "functions": s.functions, "calls": s.calls, "context_entries": s.entries,
@@ -88,33 +94,11 @@ def to_json(result: ScanResult) -> str:
 
 
 # -- SARIF ------------------------------------------------------------------
-class _Columns:
-    """Byte columns (tree-sitter) -> UTF-16 code unit columns (SARIF, GitHub)."""
-
-    def __init__(self, root: str):
-        self.root = root
-        self.cache: dict[str, list[bytes] | None] = {}
-
-    def utf16(self, file: str, line: int, byte_col: int) -> int:
-        lines = self.cache.get(file, False)
-        if lines is False:
-            try:
-                with open(os.path.join(self.root, file), "rb") as fh:
-                    lines = fh.read().split(b"\n")
-            except OSError:
-                lines = None
-            self.cache[file] = lines
-        if not lines or line - 1 >= len(lines):
-            return byte_col + 1
-        prefix = lines[line - 1][:byte_col].decode("utf-8", "replace")
-        return len(prefix.encode("utf-16-le")) // 2 + 1
-
-
-def _location(step: Step, cols: _Columns, message: str | None = None) -> om.Location:
+def _location(step: Step, cols: SourceLines, message: str | None = None) -> om.Location:
     return om.Location(
         physical_location=om.PhysicalLocation(
             artifact_location=om.ArtifactLocation(uri=step.file, uri_base_id="%SRCROOT%"),
-            region=om.Region(start_line=step.line, start_column=cols.utf16(step.file, step.line, step.col))),
+            region=om.Region(start_line=step.line, start_column=cols.utf16_column(step.file, step.line, step.col))),
         logical_locations=[om.LogicalLocation(fully_qualified_name=step.function, kind="function")],
         message=om.Message(text=message) if message else None)
 
@@ -134,13 +118,13 @@ def _rules() -> list[om.ReportingDescriptor]:
     return out
 
 
-def _code_flow(steps, cols: _Columns, message: str) -> om.CodeFlow:
+def _code_flow(steps, cols: SourceLines, message: str) -> om.CodeFlow:
     return om.CodeFlow(message=om.Message(text=message), thread_flows=[om.ThreadFlow(locations=[
         om.ThreadFlowLocation(location=_location(step, cols, step.text), nesting_level=i, execution_order=i)
         for i, step in enumerate(steps)])])
 
 
-def _result(f: Finding, rule_index: int, cols: _Columns) -> om.Result:
+def _result(f: Finding, rule_index: int, cols: SourceLines, suppressed=None, baseline_used=False) -> om.Result:
     flows = [_code_flow(f.steps, cols, f"from the context entry {f.entry}")]
     properties = {"context": f.context, "sink": f.sink, "entry": f.entry, "entryHow": f.entry_how}
     if f.related:
@@ -151,11 +135,13 @@ def _result(f: Finding, rule_index: int, cols: _Columns) -> om.Result:
         message=om.Message(text=f.message + (f". Fix: {f.fix}" if f.fix else "")),
         locations=[_location(f.location, cols)],
         related_locations=[_location(st, cols, st.text) for st in f.related] or None,
-        code_flows=flows, properties=properties)
+        code_flows=flows, properties=properties,
+        suppressions=[om.Suppression(kind=suppressed.kind, justification=suppressed.reason)] if suppressed else None,
+        baseline_state="new" if baseline_used and not suppressed else None)
 
 
 def to_sarif(result: ScanResult, root: str, category: str = "fencecheck/") -> str:
-    cols = _Columns(root)
+    cols = SourceLines(root)
     rules = _rules()
     index = {r.id: i for i, r in enumerate(rules)}
     notifications = [
@@ -180,7 +166,8 @@ def to_sarif(result: ScanResult, root: str, category: str = "fencecheck/") -> st
             execution_successful=True, tool_execution_notifications=notifications or None,
             properties={"skipped": dict(sorted(stats.skipped.items())), "filesParsed": stats.files_parsed,
                         "functions": stats.functions})],
-        results=[_result(f, index[f.rule], cols) for f in result.findings])
+        results=[_result(f, index[f.rule], cols, baseline_used=result.baseline_used) for f in result.findings]
+        + [_result(x.finding, index[x.finding.rule], cols, suppressed=x) for x in result.suppressed])
     log = om.SarifLog(version="2.1.0", schema_uri=SARIF_SCHEMA, runs=[run])
     return json.dumps(_plain(log), indent=1) + "\n"
 
