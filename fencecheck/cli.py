@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, ConfigError) as e:
+    except (UsageError, ConfigError, report.SarifTooLarge) as e:
         print(f"fencecheck: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -131,3 +131,27 @@ def test_findings_with_equal_locations_sort_deterministically():
     one = Finding("r", "signalling", "e", "how", "s", "w", (a, b), 0, "")
     two = Finding("r", "signalling", "e", "how", "s", "w", (a, a), 0, "")
     assert sorted([one, two], key=Finding.sort_key) == [two, one]
+
+
+def test_sarif_fingerprints_and_github_limits(tree, monkeypatch):
+    from fencecheck.analyzer import report
+    from fencecheck.analyzer.config import Config
+    from fencecheck.analyzer.fingerprints import line_hashes
+    from fencecheck.analyzer.pipeline import scan
+    root = tree({**DRIVER, "drivers/gpu/drm/foo/more.c": """
+        static struct dma_fence *more_run(struct drm_sched_job *job) { return vmalloc(4); }
+        static const struct drm_sched_backend_ops more_ops = { .run_job = more_run };
+    """})
+    result = scan(["drivers"], root, Config(), jobs=1)
+    log = json.loads(report.to_sarif(result, root))
+    res = log["runs"][0]["results"][0]
+    loc = res["locations"][0]["physicalLocation"]
+    text = open(os.path.join(root, loc["artifactLocation"]["uri"]), encoding="utf-8").read()
+    assert res["partialFingerprints"]["primaryLocationLineHash"] == line_hashes(text)[loc["region"]["startLine"] - 1]
+    monkeypatch.setattr(report, "GITHUB_MAX_RESULTS", 1)
+    capped = json.loads(report.to_sarif(result, root))["runs"][0]
+    assert len(capped["results"]) == 1
+    assert "at most 1 results" in capped["invocations"][0]["toolExecutionNotifications"][-1]["message"]["text"]
+    monkeypatch.setattr(report, "GITHUB_MAX_GZIP_BYTES", 100)
+    with pytest.raises(report.SarifTooLarge, match="gzipped"):
+        report.to_sarif(result, root)

@@ -6,6 +6,7 @@ serializer drops properties equal to the schema default, ``level``
 """
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 
@@ -21,6 +22,10 @@ from .sources import SourceLines
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/fencecheck/fencecheck"
 LEVEL = "warning"
+# GitHub code scanning's ingestion limits: past them an upload is rejected whole.
+GITHUB_MAX_RESULTS = 25_000
+GITHUB_MAX_FLOW_LOCATIONS = 10_000
+GITHUB_MAX_GZIP_BYTES = 10 * 1000 * 1000
 # Skip reasons that are not a loss: files that hold no code at all.
 BENIGN_SKIPS = frozenset({"no-code"})
 
@@ -119,6 +124,9 @@ def _rules() -> list[om.ReportingDescriptor]:
 
 
 def _code_flow(steps, cols: SourceLines, message: str) -> om.CodeFlow:
+    if len(steps) > GITHUB_MAX_FLOW_LOCATIONS:   # keep both ends: the entry and the sink
+        half = GITHUB_MAX_FLOW_LOCATIONS // 2
+        steps = steps[:half] + steps[-half:]
     return om.CodeFlow(message=om.Message(text=message), thread_flows=[om.ThreadFlow(locations=[
         om.ThreadFlowLocation(location=_location(step, cols, step.text), nesting_level=i, execution_order=i)
         for i, step in enumerate(steps)])])
@@ -136,6 +144,8 @@ def _result(f: Finding, rule_index: int, cols: SourceLines, suppressed=None, bas
         locations=[_location(f.location, cols)],
         related_locations=[_location(st, cols, st.text) for st in f.related] or None,
         code_flows=flows, properties=properties,
+        partial_fingerprints=({"primaryLocationLineHash": line_hash}
+                              if (line_hash := cols.line_hash(f.location.file, f.location.line)) else None),
         suppressions=[om.Suppression(kind=suppressed.kind, justification=suppressed.reason)] if suppressed else None,
         baseline_state="new" if baseline_used and not suppressed else None)
 
@@ -143,6 +153,10 @@ def _result(f: Finding, rule_index: int, cols: SourceLines, suppressed=None, bas
 def to_sarif(result: ScanResult, root: str, category: str = "fencecheck/") -> str:
     cols = SourceLines(root)
     rules = _rules()
+    findings = result.findings
+    dropped = len(findings) - GITHUB_MAX_RESULTS
+    if dropped > 0:
+        findings = findings[:GITHUB_MAX_RESULTS]
     index = {r.id: i for i, r in enumerate(rules)}
     notifications = [
         om.Notification(
@@ -155,6 +169,11 @@ def to_sarif(result: ScanResult, root: str, category: str = "fencecheck/") -> st
     notifications += [om.Notification(message=om.Message(text=note), level="note",
                                       descriptor=om.ReportingDescriptorReference(id="cache"))
                       for note in result.stats.notes]
+    if dropped > 0:
+        notifications.append(om.Notification(
+            level="error", descriptor=om.ReportingDescriptorReference(id="github-limits"),
+            message=om.Message(text=f"{dropped} result(s) omitted: GitHub code scanning accepts at most "
+                                    f"{GITHUB_MAX_RESULTS} results per run; narrow the scan or use a baseline")))
     stats = result.stats
     run = om.Run(
         tool=om.Tool(driver=om.ToolComponent(
@@ -166,10 +185,20 @@ def to_sarif(result: ScanResult, root: str, category: str = "fencecheck/") -> st
             execution_successful=True, tool_execution_notifications=notifications or None,
             properties={"skipped": dict(sorted(stats.skipped.items())), "filesParsed": stats.files_parsed,
                         "functions": stats.functions})],
-        results=[_result(f, index[f.rule], cols, baseline_used=result.baseline_used) for f in result.findings]
+        results=[_result(f, index[f.rule], cols, baseline_used=result.baseline_used) for f in findings]
         + [_result(x.finding, index[x.finding.rule], cols, suppressed=x) for x in result.suppressed])
     log = om.SarifLog(version="2.1.0", schema_uri=SARIF_SCHEMA, runs=[run])
-    return json.dumps(_plain(log), indent=1) + "\n"
+    text = json.dumps(_plain(log), indent=1) + "\n"
+    size = len(gzip.compress(text.encode(), compresslevel=6))
+    if size > GITHUB_MAX_GZIP_BYTES:
+        raise SarifTooLarge(f"the SARIF log is {size / 1e6:.1f} MB gzipped; GitHub code scanning rejects uploads "
+                            f"over {GITHUB_MAX_GZIP_BYTES / 1e6:.0f} MB: narrow the scan, use a baseline, "
+                            "or upload per directory with distinct --category values")
+    return text
+
+
+class SarifTooLarge(Exception):
+    pass
 
 
 # Properties sarif-om would drop as defaults but that readers rely on.

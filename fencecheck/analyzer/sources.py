@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import os
 
+from .fingerprints import line_hashes
+
 
 class SourceLines:
     def __init__(self, root: str):
         self.root = root
         self._files: dict[str, list[bytes] | None] = {}
+        self._hashes: dict[str, list[str]] = {}
 
     def line(self, file: str, line: int) -> bytes:
         """Raw bytes of a 1-based line, b"" when the file or line is gone."""
@@ -27,3 +30,12 @@ class SourceLines:
         """1-based UTF-16 code unit column (SARIF, GitHub) of a 0-based byte column."""
         prefix = self.line(file, line)[:byte_col].decode("utf-8", "replace")
         return len(prefix.encode("utf-16-le")) // 2 + 1
+
+    def line_hash(self, file: str, line: int) -> str | None:
+        """GitHub's primaryLocationLineHash of a line (None when the file is gone)."""
+        if file not in self._hashes:
+            self.line(file, 1)
+            lines = self._files.get(file)
+            self._hashes[file] = line_hashes(b"\n".join(lines).decode("utf-8", "replace")) if lines else []
+        hashes = self._hashes[file]
+        return hashes[line - 1] if 0 < line <= len(hashes) else None
