@@ -84,3 +84,20 @@ def test_skips_reach_sarif_notifications(tree):
     assert p.returncode == 1
     notes = json.loads(p.stdout)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert [n["message"]["text"] for n in notes] == ["skipped drivers/gpu/drm/ok/broken.c: broken-symlink"]
+
+
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_interrupted_scan_leaves_no_output(tree, sig, code):
+    import signal
+    import time
+    files = {f"drivers/gpu/drm/big/f{i}.c": "void f%d(void) { %s }\n" % (i, "g(); " * 2000) for i in range(300)}
+    root = tree({**GOOD, **files})
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.Popen([sys.executable, "-m", "fencecheck.cli", "scan", "drivers", "--no-cache", "-j", "1",
+                          "--format", "sarif", "--output", "out.sarif"], cwd=root, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2.0)   # past start-up (handlers installed), well before the scan ends
+    p.send_signal(getattr(signal, sig))
+    p.wait(timeout=60)
+    assert p.returncode == code
+    assert not [n for n in os.listdir(root) if n.endswith((".sarif", ".tmp"))]
