@@ -155,3 +155,15 @@ def test_sarif_fingerprints_and_github_limits(tree, monkeypatch):
     monkeypatch.setattr(report, "GITHUB_MAX_GZIP_BYTES", 100)
     with pytest.raises(report.SarifTooLarge, match="gzipped"):
         report.to_sarif(result, root)
+
+
+def test_outputs_are_byte_identical_across_jobs_and_cache(tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cache = str(tmp_path / "cache")
+    for fmt in ("text", "json", "sarif"):
+        outs = []
+        for extra in (["-j", "1", "--no-cache"], ["-j", "2", "--cache-dir", cache], ["-j", "2", "--cache-dir", cache]):
+            p = run(["scan", "fixtures", "--format", fmt, *extra], repo)
+            assert p.returncode == 1, p.stderr
+            outs.append(p.stdout)
+        assert outs[0] == outs[1] == outs[2], fmt

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import os
 import stat
-import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -40,7 +39,6 @@ class ScanStats:
     entries: int = 0
     error_lines: int = 0
     lines: int = 0
-    seconds: float = 0.0
     skipped: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)     # diagnostics that are not about one file
 
@@ -173,7 +171,6 @@ def analyse(facts: list[FileFacts], config: Config) -> tuple[list[Finding], Prog
 def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_factory=None,
          cache_dir: str | None = None) -> ScanResult:
     """Scan ``paths`` under ``root``; ``cache_dir`` None means no cache."""
-    started = time.monotonic()
     stats = ScanStats()
     found: Discovery = discover(paths, root)
     stats.files_discovered = len(found.files)
@@ -187,13 +184,13 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
         results = extract_all(found.files, jobs or os.cpu_count() or 1, cache, progress)
         cache.save()
         stats.notes.extend(cache.notes)
-        return _finish(found, results, config, stats, started)
+        return _finish(found, results, config, stats)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _finish(found: Discovery, results, config: Config, stats: ScanStats, started: float) -> ScanResult:
+def _finish(found: Discovery, results, config: Config, stats: ScanStats) -> ScanResult:
     skipped = list(found.skipped)
     facts = []
     for r in results:
@@ -209,5 +206,4 @@ def _finish(found: Discovery, results, config: Config, stats: ScanStats, started
     findings, program, stats.entries = analyse(facts, config)
     skipped.sort(key=lambda s: (s.rel, s.reason))
     stats.skipped = Counter(s.reason for s in skipped)
-    stats.seconds = time.monotonic() - started
     return ScanResult(findings, stats, skipped, program)

@@ -42,8 +42,7 @@ def summary_line(result: ScanResult) -> str:
     if result.baseline_used:
         triaged += f", {result.baselined} in the baseline"
     return (f"fencecheck: {len(result.findings)} finding(s) [{rules}]{triaged}; {s.files_parsed} files parsed, "
-            f"{s.functions} functions, {s.entries} context entries; skipped: {skipped}; "
-            f"{s.seconds:.1f}s")
+            f"{s.functions} functions, {s.entries} context entries; skipped: {skipped}")
 
 
 def to_text(result: ScanResult) -> str:
