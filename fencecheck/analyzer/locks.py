@@ -99,7 +99,7 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
         for idx in sorted(locks.held[fid]):
             for cls in sorted(locks.held[fid][idx]):
                 holders.setdefault(cls, []).append((fid, idx))
-    nearest: dict[tuple[int, int, str], tuple | None] = {}
+    nearest: dict[tuple[int, str], tuple | None] = {}   # (function, rule) -> nearest sink site from it
     findings: dict[tuple[int, str], Finding] = {}
 
     for entry in entries:
@@ -152,7 +152,7 @@ def _best_holder(program, locks: _Locks, candidates, cls: str, sinks: list[RuleS
                 for g in program.call_targets(fid, idx):
                     if g not in summary.may_reach:
                         continue
-                    key = (g, fid, summary.rule.id)
+                    key = (g, summary.rule.id)
                     if key not in nearest:
                         entry = Entry("signalling", g, "", program.funcs[g].file, program.funcs[g].fn.line)
                         nearest[key] = next(iter(sink_walk(program, entry, summary)), None)
