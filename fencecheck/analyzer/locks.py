@@ -8,7 +8,7 @@ pointer has no class and is ignored.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..rules import held_lock as data
 from ..rules.base import Entry
@@ -18,6 +18,7 @@ from .reach import FOLLOW, REPORT, Finding, Step, call_step, sink_walk, walk
 from .summaries import RuleSummary
 
 MAX_ALSO = 10
+MAX_HOLDER_SEARCH = 64
 
 
 def lock_class(program: Program, fid: int, arg: str) -> str | None:
@@ -43,6 +44,13 @@ def lock_class(program: Program, fid: int, arg: str) -> str | None:
 class _Locks:
     acquire: dict[tuple[int, int], str]            # (fid, call) -> class acquired there
     held: dict[int, dict[int, frozenset[str]]]     # fid -> call -> classes held at it
+    acquired_in: dict[int, list[tuple[int, str]]] = field(init=False)   # fid -> (call, class), in order
+
+    def __post_init__(self):
+        by_function: dict[int, list[tuple[int, str]]] = {}
+        for (fid, idx), cls in sorted(self.acquire.items()):
+            by_function.setdefault(fid, []).append((idx, cls))
+        self.acquired_in = by_function
 
 
 def _collect(program: Program) -> _Locks:
@@ -139,37 +147,47 @@ def _also_under_lock(locks: _Locks, holder_fid: int, cls: str, sinks: list[RuleS
 
 
 def _best_holder(program, locks: _Locks, candidates, cls: str, sinks: list[RuleSummary], nearest):
-    """Shortest path, anywhere in the tree, that holds ``cls`` across a sink."""
+    """A short path, anywhere in the tree, that holds ``cls`` across a sink.
+
+    A forbidden call made right under the lock wins; otherwise the callees of
+    at most MAX_HOLDER_SEARCH calls made under it are searched (shortest
+    first), which bounds the work on classes held in thousands of places.
+    """
     best = None
     for fid, idx in candidates:
+        summary = next((s for s in sinks if (fid, idx) in s.sites and idx not in s.exempt.get(fid, ())), None)
+        if summary is not None:
+            best = (summary, fid, idx, [])
+            break
+    searched = 0
+    for fid, idx in candidates if best is None else ():
+        targets = program.call_targets(fid, idx)
+        if not targets:
+            continue
+        searched += 1
+        if searched > MAX_HOLDER_SEARCH:
+            break
         for summary in sinks:
             if idx in summary.exempt.get(fid, ()):
                 continue    # e.g. inside memalloc_noreclaim_save(): nothing below reclaims
-            if (fid, idx) in summary.sites:
-                path = (summary, fid, idx, [])
-            else:
-                path = None
-                for g in program.call_targets(fid, idx):
-                    if g not in summary.may_reach:
-                        continue
-                    key = (g, summary.rule.id)
-                    if key not in nearest:
-                        entry = Entry("signalling", g, "", program.funcs[g].file, program.funcs[g].fn.line)
-                        nearest[key] = next(iter(sink_walk(program, entry, summary)), None)
-                    found = nearest[key]
-                    if found is not None:
-                        site_fid, site_idx, hops = found
-                        path = (summary, site_fid, site_idx, [(fid, idx)] + hops)
-                        break
-            if path is not None and (best is None or len(path[3]) < len(best[3])):
-                best = path
-        if best is not None and not best[3]:
-            break
+            for g in targets:
+                if g not in summary.may_reach:
+                    continue
+                key = (g, summary.rule.id)
+                if key not in nearest:
+                    entry = Entry("signalling", g, "", program.funcs[g].file, program.funcs[g].fn.line)
+                    nearest[key] = next(iter(sink_walk(program, entry, summary)), None)
+                found = nearest[key]
+                if found is not None:
+                    path = (summary, found[0], found[1], [(fid, idx)] + found[2])
+                    if best is None or len(path[3]) < len(best[3]):
+                        best = path
+                    break
     if best is None:
         return None
     summary, site_fid, site_idx, hops = best
     holder_fid = hops[0][0] if hops else site_fid
-    acquired_at = min((i for (f, i), c in locks.acquire.items() if f == holder_fid and c == cls), default=None)
+    acquired_at = min((i for i, c in locks.acquired_in.get(holder_fid, ()) if c == cls), default=None)
     return summary, site_fid, site_idx, hops, holder_fid, acquired_at
 
 
