@@ -81,7 +81,11 @@ class Program:
 
     def reaching(self, names) -> set[int]:
         """Functions that call one of ``names`` or reach such a function."""
-        found = {fid for name in names for fid, _ in self.callers_by_name.get(name, ())}
+        return self.reaching_functions({fid for name in names for fid, _ in self.callers_by_name.get(name, ())})
+
+    def reaching_functions(self, targets: set[int]) -> set[int]:
+        """``targets`` and every function that reaches one of them."""
+        found = set(targets)
         stack = list(found)
         while stack:
             for pred in self.graph.predecessors(stack.pop()):

@@ -109,6 +109,15 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
                 holders.setdefault(cls, []).append((fid, idx))
     nearest: dict[tuple[int, str], tuple | None] = {}   # (function, rule) -> nearest sink site from it
     findings: dict[tuple[int, str], Finding] = {}
+    # Only classes held somewhere across something that may be forbidden can
+    # invert; the walks from entries need only reach their acquisitions.
+    holder_rules = [by_rule[k] for k in sorted({k for ks in data.HOLDER_SINKS.values() for k in ks})
+                    if k in by_rule]
+    dangerous = {cls for cls, calls in holders.items()
+                 if any((f, i) in r.sites or any(t in r.may_reach for t in program.call_targets(f, i))
+                        for f, i in calls for r in holder_rules)}
+    watched = {key for key, cls in locks.acquire.items() if cls in dangerous}
+    may_lock = program.reaching_functions({fid for fid, _ in watched})
 
     for entry in entries:
         sinks = [by_rule[k] for k in data.HOLDER_SINKS.get(entry.context, ()) if k in by_rule]
@@ -116,10 +125,13 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
             continue
         on_path: set[int] = set()
 
+        if entry.fid not in may_lock:
+            continue
+
         def visit(fid: int, idx: int) -> int:
-            on_path.add(fid)
-            return REPORT | FOLLOW if (fid, idx) in locks.acquire else FOLLOW
-        acquisitions = list(walk(program, entry, visit, lambda g: True))
+            on_path.add(fid)    # exact for holders: they acquire, so the walk reaches them
+            return REPORT | FOLLOW if (fid, idx) in watched else FOLLOW
+        acquisitions = list(walk(program, entry, visit, may_lock.__contains__))
         for fid, idx, hops in acquisitions:
             cls = locks.acquire[(fid, idx)]
             key = (entry.fid, cls)
