@@ -103,8 +103,9 @@ def always_reaches(body: list, hit: Predicate) -> int | None:
 
 
 def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: Callable[[int], str | None],
-                  scoped: Callable[[int], tuple[str, bool] | None]) -> dict[int, frozenset[str]]:
-    """Locks that may be held at each call (union over paths).
+                  scoped: Callable[[int], tuple[str, bool] | None]
+                  ) -> tuple[dict[int, frozenset[str]], frozenset[str]]:
+    """Locks that may be held at each call (union over paths), and at return.
 
     ``acquires(i)``/``releases(i)`` give the lock class a call takes or drops;
     ``scoped(i)`` gives (class, covers_next_block) for ``guard(...)(&l)``
@@ -170,6 +171,7 @@ def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: C
                 after = seq(item[1], held)
                 held = held if after is None else after
             elif kind == "ret":
+                exits.append(held - block_guards)
                 held = None
             elif kind == "goto":
                 labels[item[1]] = labels.get(item[1], frozenset()) | held
@@ -178,8 +180,9 @@ def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: C
             held = held - block_guards
         return held
 
-    seq(body, frozenset())
-    return held_at
+    exits: list[frozenset[str]] = []
+    end = seq(body, frozenset())
+    return held_at, frozenset().union(*exits, end or frozenset())
 
 
 def _children(item: list) -> list[list]:

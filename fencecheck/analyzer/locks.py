@@ -54,45 +54,71 @@ class _Locks:
 
 
 def _collect(program: Program) -> _Locks:
-    acquire: dict[tuple[int, int], str] = {}
-    held: dict[int, dict[int, frozenset[str]]] = {}
+    """Acquisitions and held sets of every function that takes a lock.
+
+    A driver wrapper that returns with a lock held (``foo_ring_lock(ring)``)
+    acquires that lock for its callers, one that drops a lock it did not take
+    releases it: a second pass applies what the first found.
+    """
     names = list(data.ACQUIRE) + list(data.SCOPED)
     fids = sorted({fid for n in names for fid, _ in program.callers_by_name.get(n, ())})
-    for fid in fids:
-        calls = program.funcs[fid].fn.calls
+    takes: dict[int, str] = {}      # wrapper fid -> class it returns holding
+    drops: dict[int, str] = {}      # wrapper fid -> class it releases without taking
+    for _ in range(2):
+        acquire: dict[tuple[int, int], str] = {}
+        held: dict[int, dict[int, frozenset[str]]] = {}
+        found_takes: dict[int, str] = {}
+        found_drops: dict[int, str] = {}
+        wrapper_callers = {c for w in list(takes) + list(drops) for c in program.graph.predecessors(w)}
+        for fid in sorted(set(fids) | wrapper_callers | set(drops)):
+            calls = program.funcs[fid].fn.calls
+            released: set[str] = set()
 
-        def cls_of(i: int, table: dict) -> str | None:
-            c = calls[i]
-            arg = table.get(c.callee)
-            if arg is None or arg >= len(c.args):
-                return None
-            return lock_class(program, fid, c.args[arg])
+            def via_wrapper(i: int, table: dict[int, str]) -> str | None:
+                targets = program.call_targets(fid, i)
+                return table.get(targets[0]) if len(targets) == 1 else None
 
-        def scoped(i: int):
-            c = calls[i]
-            spec = data.SCOPED.get(c.callee)
-            if spec is None or spec[0] >= len(c.args):
-                return None
-            kind = c.args[0] if c.callee != "guard()" else (calls[i - 1].args[0] if i and calls[i - 1].args else "")
-            if kind.strip() in data.NOT_LOCKS:
-                return None
-            cls = lock_class(program, fid, c.args[spec[0]])
-            return (cls, spec[1]) if cls else None
+            def cls_of(i: int, table: dict) -> str | None:
+                c = calls[i]
+                arg = table.get(c.callee)
+                if arg is None or arg >= len(c.args):
+                    return None
+                return lock_class(program, fid, c.args[arg])
 
-        def acquires(i: int) -> str | None:
-            cls = cls_of(i, data.ACQUIRE)
-            if cls:
-                acquire[(fid, i)] = cls
-            return cls
+            def acquires(i: int) -> str | None:
+                cls = cls_of(i, data.ACQUIRE) or via_wrapper(i, takes)
+                if cls:
+                    acquire[(fid, i)] = cls
+                return cls
 
-        def scoped_recording(i: int):
-            sc = scoped(i)
-            if sc:
-                acquire[(fid, i)] = sc[0]
-            return sc
+            def releases(i: int) -> str | None:
+                cls = cls_of(i, data.RELEASE) or via_wrapper(i, drops)
+                if cls:
+                    released.add(cls)
+                return cls
 
-        held[fid] = held_at_calls(program.funcs[fid].fn.body, acquires,
-                                  lambda i: cls_of(i, data.RELEASE), scoped_recording)
+            def scoped(i: int):
+                c = calls[i]
+                spec = data.SCOPED.get(c.callee)
+                if spec is None or spec[0] >= len(c.args):
+                    return None
+                kind = c.args[0] if c.callee != "guard()" else (calls[i - 1].args[0] if i and calls[i - 1].args else "")
+                if kind.strip() in data.NOT_LOCKS:
+                    return None
+                cls = lock_class(program, fid, c.args[spec[0]])
+                if cls:
+                    acquire[(fid, i)] = cls
+                return (cls, spec[1]) if cls else None
+
+            held[fid], at_exit = held_at_calls(program.funcs[fid].fn.body, acquires, releases, scoped)
+            for cls in sorted(at_exit):
+                found_takes.setdefault(fid, cls)
+            taken = {c for (f, _), c in acquire.items() if f == fid}
+            for cls in sorted(released - taken):
+                found_drops.setdefault(fid, cls)
+        if found_takes == takes and found_drops == drops:
+            break
+        takes, drops = found_takes, found_drops
     return _Locks(acquire, held)
 
 

@@ -19,6 +19,8 @@ ACQUIRE = {
     "down_read": 0, "down_write": 0, "down_read_killable": 0, "down_write_killable": 0,
     "down_read_interruptible": 0, "down_read_nested": 0, "down_write_nested": 0,
     "xa_lock": 0, "xa_lock_irq": 0, "xa_lock_irqsave": 0,
+    "ww_mutex_lock": 0, "ww_mutex_lock_interruptible": 0, "ww_mutex_lock_slow": 0,
+    "ww_mutex_lock_slow_interruptible": 0,
 }
 RELEASE = {
     "mutex_unlock": 0, "spin_unlock": 0, "spin_unlock_irq": 0, "spin_unlock_irqrestore": 0,
@@ -26,6 +28,7 @@ RELEASE = {
     "read_unlock": 0, "read_unlock_irq": 0, "read_unlock_irqrestore": 0, "read_unlock_bh": 0,
     "write_unlock": 0, "write_unlock_irq": 0, "write_unlock_irqrestore": 0, "write_unlock_bh": 0,
     "up_read": 0, "up_write": 0, "xa_unlock": 0, "xa_unlock_irq": 0, "xa_unlock_irqrestore": 0,
+    "ww_mutex_unlock": 0,
 }
 # Scoped locks: call name -> (lock argument index, covers the following block).
 # `guard(mutex)(&l)` is recorded as a call named "guard()" whose argument is &l.
