@@ -45,7 +45,7 @@ def test_10000_deep_call_chain_and_recursion_across_files(tree):   # 11 s here, 
     result, took = timed(lambda: scan(["drivers"], root, Config(), jobs=1))
     (finding,) = result.findings
     assert finding.sink == "f1"          # f1 always reaches the kmalloc, 10,000 calls down
-    assert len(finding.steps) > depth
+    assert 200 <= len(finding.steps) < 210   # the evidence below a sink site is capped at 200 calls
     assert took < 120
 
 

@@ -19,6 +19,11 @@ from .flow import always_reaches, calls_in_scope
 from .link import Program
 
 
+# Evidence below a sink site stops after this many calls: enough to show the
+# way, bounded for 10,000-deep generated call chains.
+MAX_WITNESS = 200
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     kind: str               # "api" | "wrapper" | "param"
@@ -51,7 +56,7 @@ class RuleSummary:
         if site is not None and site.kind == "param":
             param = _param_passed(self, program, fid, idx, site.callee)
         cur = site.callee if site is not None else -1
-        while cur >= 0 and len(chain) < 200:
+        while cur >= 0 and len(chain) < MAX_WITNESS:
             if param >= 0:
                 ps = self.params.get(cur, {}).get(param)
                 if ps is None:
