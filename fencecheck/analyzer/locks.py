@@ -18,7 +18,8 @@ from .reach import FOLLOW, REPORT, Finding, Step, call_step, sink_walk, walk
 from .summaries import RuleSummary
 
 MAX_ALSO = 10
-MAX_HOLDER_SEARCH = 64
+MAX_HOLDER_SEARCH = 64    # calls under a lock whose callees are searched for a sink
+MAX_HOLDER_WALK = 2000    # functions visited from one such callee
 
 
 def lock_class(program: Program, fid: int, arg: str) -> str | None:
@@ -214,7 +215,7 @@ def _best_holder(program, locks: _Locks, candidates, cls: str, sinks: list[RuleS
                 key = (g, summary.rule.id)
                 if key not in nearest:
                     entry = Entry("signalling", g, "", program.funcs[g].file, program.funcs[g].fn.line)
-                    nearest[key] = next(iter(sink_walk(program, entry, summary)), None)
+                    nearest[key] = next(iter(sink_walk(program, entry, summary, MAX_HOLDER_WALK)), None)
                 found = nearest[key]
                 if found is not None:
                     path = (summary, found[0], found[1], [(fid, idx)] + found[2])

@@ -99,7 +99,8 @@ def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSumma
 REPORT, FOLLOW = 1, 2
 
 
-def walk(program: Program, entry: Entry, visit: Callable[[int, int], int], keep: Callable[[int], bool]):
+def walk(program: Program, entry: Entry, visit: Callable[[int, int], int], keep: Callable[[int], bool],
+         limit: int | None = None):
     """Breadth-first over the calls reachable from an entry, shortest paths first.
 
     ``visit(fid, idx)`` says what to do with a call: REPORT it (yield
@@ -110,6 +111,7 @@ def walk(program: Program, entry: Entry, visit: Callable[[int, int], int], keep:
     depends on that caller.  Calls through ops tables, arrays and framework
     hops are followed only into the entry's own driver unit: core code calls
     every driver's callbacks, but on this entry's path it calls this driver's.
+    ``limit`` bounds the number of functions visited (None: no bound).
     """
     funcs = program.funcs
     home = funcs[entry.fid].unit
@@ -117,7 +119,7 @@ def walk(program: Program, entry: Entry, visit: Callable[[int, int], int], keep:
     start = (entry.fid, -1, -1)
     parent: dict[tuple[int, int, int], tuple[tuple[int, int, int], int] | None] = {start: None}
     queue = deque([start])
-    while queue:
+    while queue and (limit is None or len(parent) <= limit):
         state = queue.popleft()
         fid = state[0]
         calls = funcs[fid].fn.calls
@@ -146,7 +148,7 @@ def walk(program: Program, entry: Entry, visit: Callable[[int, int], int], keep:
                     queue.append(nxt)
 
 
-def sink_walk(program: Program, entry: Entry, summary: RuleSummary):
+def sink_walk(program: Program, entry: Entry, summary: RuleSummary, limit: int | None = None):
     """Each sink site of one rule reachable from the entry, with its hops."""
     def visit(fid: int, idx: int) -> int:
         if idx in summary.exempt.get(fid, ()):
@@ -156,7 +158,7 @@ def sink_walk(program: Program, entry: Entry, summary: RuleSummary):
         if (fid, idx) in summary.api_calls:
             return 0
         return FOLLOW
-    return walk(program, entry, visit, summary.may_reach.__contains__)
+    return walk(program, entry, visit, summary.may_reach.__contains__, limit)
 
 
 def _hops(parent: dict, state) -> list[tuple[int, int]]:
