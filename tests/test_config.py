@@ -53,3 +53,16 @@ def test_config_entries_and_wrappers_drive_the_scan(tree):
     assert got == [("reclaim_alloc", "foo_gpu_fault", 5), ("resv_lock", "foo_emit", 10)]
     assert "GPU page fault handler" in result.findings[0].entry_how or "GPU page fault handler" in \
         result.findings[1].entry_how
+
+
+def test_readme_config_example_is_valid():
+    import os
+    import re
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        import tomli as tomllib
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
+    block = re.search(r"```toml\n(\[tool\.fencecheck\].*?)```", readme, re.S).group(1)
+    cfg = parse(tomllib.loads(block)["tool"]["fencecheck"], "README.md")
+    assert cfg.entries and cfg.ops and cfg.suppress and cfg.sinks["reclaim_alloc"]["foo_pool_get"] == 1
