@@ -90,13 +90,13 @@ def test_skips_reach_sarif_notifications(tree):
 def test_interrupted_scan_leaves_no_output(tree, sig, code):
     import signal
     import time
-    files = {f"drivers/gpu/drm/big/f{i}.c": "void f%d(void) { %s }\n" % (i, "g(); " * 2000) for i in range(300)}
+    files = {f"drivers/gpu/drm/big/f{i}.c": "void f%d(void) { %s }\n" % (i, "g(); " * 2000) for i in range(600)}
     root = tree({**GOOD, **files})
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     p = subprocess.Popen([sys.executable, "-m", "fencecheck.cli", "scan", "drivers", "--no-cache", "-j", "1",
                           "--format", "sarif", "--output", "out.sarif"], cwd=root, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(2.0)   # past start-up (handlers installed), well before the scan ends
+    time.sleep(3.0)   # past start-up (handlers installed), well before the scan ends
     p.send_signal(getattr(signal, sig))
     p.wait(timeout=60)
     assert p.returncode == code
