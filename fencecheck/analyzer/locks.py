@@ -74,6 +74,7 @@ def _collect(program: Program) -> _Locks:
         for fid in sorted(set(fids) | wrapper_callers | set(drops)):
             calls = program.funcs[fid].fn.calls
             released: set[str] = set()
+            taken: set[str] = set()
 
             def via_wrapper(i: int, table: dict[int, str]) -> str | None:
                 targets = program.call_targets(fid, i)
@@ -90,6 +91,7 @@ def _collect(program: Program) -> _Locks:
                 cls = cls_of(i, data.ACQUIRE) or via_wrapper(i, takes)
                 if cls:
                     acquire[(fid, i)] = cls
+                    taken.add(cls)
                 return cls
 
             def releases(i: int) -> str | None:
@@ -109,12 +111,12 @@ def _collect(program: Program) -> _Locks:
                 cls = lock_class(program, fid, c.args[spec[0]])
                 if cls:
                     acquire[(fid, i)] = cls
+                    taken.add(cls)
                 return (cls, spec[1]) if cls else None
 
             held[fid], at_exit = held_at_calls(program.funcs[fid].fn.body, acquires, releases, scoped)
             for cls in sorted(at_exit):
                 found_takes.setdefault(fid, cls)
-            taken = {c for (f, _), c in acquire.items() if f == fid}
             for cls in sorted(released - taken):
                 found_drops.setdefault(fid, cls)
         if found_takes == takes and found_drops == drops:
