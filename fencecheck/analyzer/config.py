@@ -69,6 +69,13 @@ def _str_list(value, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _table(value, where: str, keys: tuple[str, ...]) -> None:
+    """A table whose keys are all among ``keys``."""
+    _expect(isinstance(value, dict), where, "expected a table {" + ", ".join(keys) + "}")
+    for k in value:
+        _expect(k in keys, f"{where}.{k}", "unknown key")
+
+
 def parse(data: dict, source: str) -> Config:
     _expect(isinstance(data, dict), source, "expected a table")
     for key in data:
@@ -76,9 +83,7 @@ def parse(data: dict, source: str) -> Config:
     entries = []
     for i, e in enumerate(data.get("entries", [])):
         where = f"{source}: entries[{i}]"
-        _expect(isinstance(e, dict), where, "expected a table {function, context, reason}")
-        for k in e:
-            _expect(k in ("function", "context", "reason"), f"{where}.{k}", "unknown key")
+        _table(e, where, ("function", "context", "reason"))
         _expect(isinstance(e.get("function"), str), f"{where}.function", "expected a string")
         ctx = e.get("context", "signalling")
         _expect(ctx in CONTEXTS, f"{where}.context", f"unknown context {ctx!r} (known: {', '.join(CONTEXTS)})")
@@ -86,9 +91,7 @@ def parse(data: dict, source: str) -> Config:
     ops = []
     for i, o in enumerate(data.get("ops", [])):
         where = f"{source}: ops[{i}]"
-        _expect(isinstance(o, dict), where, "expected a table {struct, field, context}")
-        for k in o:
-            _expect(k in ("struct", "field", "context"), f"{where}.{k}", "unknown key")
+        _table(o, where, ("struct", "field", "context"))
         for k in ("struct", "field"):
             _expect(isinstance(o.get(k), str), f"{where}.{k}", "expected a string")
         ctx = o.get("context", "signalling")
@@ -125,9 +128,7 @@ def parse(data: dict, source: str) -> Config:
     suppressions = []
     for i, item in enumerate(data.get("suppress", [])):
         where = f"{source}: suppress[{i}]"
-        _expect(isinstance(item, dict), where, "expected a table {rule, function, reason, path}")
-        for k in item:
-            _expect(k in ("rule", "function", "reason", "path"), f"{where}.{k}", "unknown key")
+        _table(item, where, ("rule", "function", "reason", "path"))
         for k in ("rule", "function", "reason"):
             _expect(isinstance(item.get(k), str) and item[k].strip(), f"{where}.{k}",
                     "required" + (": say why this finding is accepted" if k == "reason" else ""))
