@@ -4,7 +4,8 @@ import os
 import subprocess
 import sys
 
-from fencecheck.analyzer.cache import MAGIC, FactsCache
+import pytest
+
 from fencecheck.analyzer.config import Config
 from fencecheck.analyzer.pipeline import scan
 
@@ -53,22 +54,62 @@ def test_changed_file_is_reparsed(tree, tmp_path):
     assert scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir).findings == []
 
 
+def _cache_files(cache_dir):
+    return sorted(os.path.join(d, f) for d, _, fs in os.walk(cache_dir) for f in fs)
+
+
 def test_corrupt_truncated_and_foreign_caches_are_rebuilt(tree, tmp_path):
     root = tree(DRIVER)
     cache_dir = str(tmp_path / "cache")
     good = findings(scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir))
-    cache_file = os.path.join(cache_dir, "facts.bin")
-    blob = open(cache_file, "rb").read()
-    bad_versions = [blob[: len(blob) // 2], os.urandom(4096), MAGIC + b"0:0.0.0\n" + blob.split(b"\n", 3)[3],
-                    blob[:-10] + b"0123456789"]
-    for bad in bad_versions:
-        with open(cache_file, "wb") as fh:
-            fh.write(bad)
-        result = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
-        assert findings(result) == good
-        assert any("rebuilding" in n for n in result.stats.notes), result.stats.notes
-        # and the rebuilt cache is whole again
-        assert FactsCache.open(cache_dir).notes == []
+    files = _cache_files(cache_dir)
+    # the index, one facts shard for the driver's directory, the result
+    assert [os.path.relpath(f, cache_dir).split("/")[0] for f in files] == ["facts", "index.bin", "results"]
+    for cache_file in files:
+        blob = open(cache_file, "rb").read()
+        header, rest = blob.split(b"\n", 1)[0] + b"\n", blob.split(b"\n", 1)[1]
+        kind = rest.split(b":", 1)[0]
+        bad_versions = [blob[: len(blob) // 2], os.urandom(4096), header + kind + b":0000\n" + rest.split(b"\n", 1)[1],
+                        blob[:-10] + b"0123456789"]
+        for bad in bad_versions:
+            with open(cache_file, "wb") as fh:
+                fh.write(bad)
+            if "/facts/" in cache_file:     # an unchanged tree's result needs no facts: make it need them
+                for stale in _cache_files(os.path.join(cache_dir, "results")):
+                    os.unlink(stale)
+            result = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+            assert findings(result) == good, cache_file
+            assert any("rebuilding" in n for n in result.stats.notes), (cache_file, result.stats.notes)
+            # and the rebuilt cache is whole again: the next scan has nothing to say
+            again = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+            assert again.stats.notes == [] and findings(again) == good
+
+
+def test_unchanged_tree_is_answered_from_the_result_cache(tree, tmp_path, monkeypatch):
+    root = tree(DRIVER)
+    cache_dir = str(tmp_path / "cache")
+    cold = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    from fencecheck.analyzer import pipeline
+    monkeypatch.setattr(pipeline, "analyse", lambda *a: (_ for _ in ()).throw(AssertionError("analysed")))
+    warm = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    assert findings(warm) == findings(cold) and warm.stats == cold.stats
+    # another configuration is another result
+
+    with pytest.raises(AssertionError, match="analysed"):
+        scan(["drivers"], root, Config(disable=("held_lock",)), jobs=1, cache_dir=cache_dir)
+
+
+def test_scanning_part_of_the_tree_keeps_the_rest_cached(tree, tmp_path, monkeypatch):
+    root = tree({**DRIVER, "drivers/misc/bar/bar.c": "void bar(void) { kmalloc(1, GFP_KERNEL); }\n"})
+    cache_dir = str(tmp_path / "cache")
+    scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    path = os.path.join(root, "drivers/gpu/drm/foo/foo_fence.c")
+    with open(path, "a") as fh:
+        fh.write("/* changed */\n")
+    scan(["drivers/gpu"], root, Config(), jobs=1, cache_dir=cache_dir)
+    from fencecheck.analyzer import pipeline
+    monkeypatch.setattr(pipeline, "extract_source", lambda *a: (_ for _ in ()).throw(AssertionError("parsed")))
+    assert scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir).stats.files_parsed == 3
 
 
 def test_read_only_cache_dir_is_bypassed(tree, tmp_path):

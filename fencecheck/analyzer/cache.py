@@ -1,128 +1,196 @@
-"""Per-file facts cache, keyed by content hash.
+"""Facts and results cache, under ``$XDG_CACHE_HOME/fencecheck/<tree id>/``.
 
-One marshal file per scanned tree under ``$XDG_CACHE_HOME/fencecheck/<tree
-id>/facts.bin``.  It starts with a header naming the format, the analyzer
-version and a checksum of the payload; anything that does not match (a
+  index.bin            rel -> (mtime_ns, size, content hash): which files are
+                       unchanged, without reading them
+  facts/<dir id>.bin   one shard per source directory: rel -> (content hash,
+                       encoded facts or skip reason); loaded only when facts
+                       are needed, rewritten only when a file in it changed
+  results/<scope>.bin  the last scan's result for one set of scanned paths,
+                       keyed by every file's content hash, the configuration
+                       and the analyzer's code: an unchanged tree re-scans
+                       without loading a single fact
+
+Every file starts with a header naming its kind, the code version it was
+written by and a checksum of its payload; anything that does not match (a
 truncated file, random bytes, another version's cache) is reported and
 rebuilt, never trusted.  Writes go to a temporary file renamed into place, so
-a reader never sees half a cache and two scans at once leave one whole cache.
-A (mtime, size) index avoids rehashing files that did not change.
+a reader never sees half a file and two scans at once leave whole files (a
+shard and the index from different scans disagree on a content hash, which
+only costs a re-parse).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 import os
+import pickle
 import tempfile
 from dataclasses import dataclass, field
 
-from .. import __version__
+MAGIC = b"FENCECHECK-CACHE\n"
+# Source files whose code decides what a file's facts are; the results depend
+# on all of the package.
+FACTS_CODE = ("analyzer/extract.py", "analyzer/preprocess.py", "analyzer/facts.py")
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-MAGIC = b"FENCECHECK-FACTS\n"
-# Bump when FileFacts, extraction or preprocessing change what a file yields.
-FORMAT = 1
 
-
-def version_key() -> str:
-    return f"{FORMAT}:{__version__}"
+@functools.lru_cache(maxsize=None)
+def code_version(which: str) -> str:
+    """Hash of the code that produced a cache file: "facts" or "results".
+    Editing the extractor or a rule invalidates what it wrote, release or not."""
+    if which == "facts":
+        names = FACTS_CODE
+    else:
+        names = sorted(os.path.relpath(os.path.join(d, f), PACKAGE).replace(os.sep, "/")
+                       for d, _, fs in os.walk(PACKAGE) for f in fs if f.endswith(".py"))
+    h = hashlib.blake2b(which.encode(), digest_size=8)
+    for name in names:
+        h.update(name.encode() + b"\0")
+        with open(os.path.join(PACKAGE, name), "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()
 
 
 def default_dir(root: str) -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    tree_id = hashlib.blake2b(os.path.realpath(root).encode(), digest_size=8).hexdigest()
-    return os.path.join(base, "fencecheck", tree_id)
+    return os.path.join(base, "fencecheck", short_hash(os.path.realpath(root)))
 
 
 def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def short_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _shard_of(rel: str) -> str:
+    return short_hash(rel.rpartition("/")[0])
+
+
 @dataclass
 class FactsCache:
     directory: str | None
-    entries: dict[str, tuple] = field(default_factory=dict)    # content hash -> encoded facts or skip
-    stats: dict[str, tuple[int, int, str]] = field(default_factory=dict)   # rel -> (mtime_ns, size, hash)
+    root: str = "."
+    index: dict[str, tuple[int, int, str]] = field(default_factory=dict)   # rel -> (mtime_ns, size, hash)
+    shards: dict[str, dict[str, tuple]] = field(default_factory=dict)     # shard -> rel -> (hash, entry)
     notes: list[str] = field(default_factory=list)             # diagnostics for the summary
-    dirty: bool = False
-    used: set[str] = field(default_factory=set)
-
-    @property
-    def path(self) -> str | None:
-        return os.path.join(self.directory, "facts.bin") if self.directory else None
+    dirty_shards: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)                # files this scan looked at
 
     @classmethod
-    def open(cls, directory: str | None) -> "FactsCache":
-        cache = cls(directory)
-        if directory is None or not os.path.exists(cache.path):
-            return cache
-        try:
-            with open(cache.path, "rb") as fh:
-                blob = fh.read()
-        except OSError as e:
-            cache.notes.append(f"cache unreadable ({e.strerror}); rebuilding")
-            return cache
-        payload = _check(blob)
-        if isinstance(payload, str):
-            cache.notes.append(f"cache {payload}; rebuilding")
-            return cache
-        cache.entries, cache.stats = payload
+    def open(cls, directory: str | None, root: str = ".") -> "FactsCache":
+        cache = cls(directory, root)
+        index = cache._read("index.bin", "index", dict)
+        cache.index = index if index is not None else {}
         return cache
 
-    def lookup(self, rel: str, st: os.stat_result) -> tuple | None:
-        known = self.stats.get(rel)
+    def known_hash(self, rel: str, st: os.stat_result) -> str | None:
+        """The content hash of an unchanged file, without reading it."""
+        self.seen.add(rel)
+        known = self.index.get(rel)
         if known and known[0] == st.st_mtime_ns and known[1] == st.st_size:
-            entry = self.entries.get(known[2])
-            if entry is not None:
-                self.used.add(known[2])
-                return entry
+            return known[2]
         return None
 
+    def entry(self, rel: str, digest: str) -> tuple | None:
+        """The stored facts of a file whose content hash is ``digest``."""
+        found = self._shard(_shard_of(rel)).get(rel)
+        return found[1] if found and found[0] == digest else None
+
     def store(self, rel: str, st: os.stat_result, digest: str, entry: tuple) -> None:
-        self.entries[digest] = entry
-        self.stats[rel] = (st.st_mtime_ns, st.st_size, digest)
-        self.used.add(digest)
-        self.dirty = True
+        self.seen.add(rel)
+        shard = _shard_of(rel)
+        self._shard(shard)[rel] = (digest, entry)
+        self.index[rel] = (st.st_mtime_ns, st.st_size, digest)
+        self.dirty_shards.add(shard)
+
+    def load_result(self, scope: str, key: str):
+        stored = self._read(f"results/{short_hash(scope)}.bin", "results", tuple)
+        if stored is None or len(stored) != 2 or stored[0] != key:
+            return None
+        try:
+            return pickle.loads(stored[1])
+        except Exception:   # a checksum-valid payload from an incompatible class layout
+            self.notes.append("cached result unreadable; recomputing")
+            return None
+
+    def save_result(self, scope: str, key: str, result) -> None:
+        self._write(f"results/{short_hash(scope)}.bin", "results",
+                    (key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)))
 
     def save(self) -> None:
-        if self.directory is None or not self.dirty:
+        if self.directory is None or not self.dirty_shards:
             return
-        # keep only what this scan used: deleted and changed files drop out
-        entries = {h: e for h, e in self.entries.items() if h in self.used}
-        stats = {r: s for r, s in self.stats.items() if s[2] in entries}
-        payload = marshal.dumps((entries, stats))
-        header = MAGIC + version_key().encode() + b"\n" + hashlib.blake2b(payload, digest_size=16).hexdigest().encode() + b"\n"
+        # Files deleted since they were cached drop out; files outside this
+        # scan's paths are kept for the next scan that covers them.
+        gone = {rel for rel in self.index if rel not in self.seen
+                and not os.path.lexists(os.path.join(self.root, rel))}
+        for shard in sorted(self.dirty_shards):
+            entries = {rel: e for rel, e in self._shard(shard).items() if rel not in gone}
+            self._write(f"facts/{shard}.bin", "facts", entries)
+        self._write("index.bin", "index", {rel: s for rel, s in self.index.items() if rel not in gone})
+
+    # -- files -------------------------------------------------------------
+    def _shard(self, shard: str) -> dict[str, tuple]:
+        if shard not in self.shards:
+            self.shards[shard] = self._read(f"facts/{shard}.bin", "facts", dict) or {}
+        return self.shards[shard]
+
+    def _read(self, name: str, kind: str, expected: type):
+        if self.directory is None:
+            return None
+        path = os.path.join(self.directory, name)
         try:
-            os.makedirs(self.directory, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".facts-", dir=self.directory)
+            with open(path, "rb") as fh:
+                blob = fh.read()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            self.notes.append(f"cache file {name} unreadable ({e.strerror}); rebuilding")
+            return None
+        payload = _check(blob, kind, expected)
+        if isinstance(payload, str):
+            self.notes.append(f"cache file {name} {payload}; rebuilding")
+            return None
+        return payload
+
+    def _write(self, name: str, kind: str, payload) -> None:
+        data = marshal.dumps(payload)
+        header = MAGIC + f"{kind}:{code_version(kind)}\n".encode() + content_hash(data).encode() + b"\n"
+        path = os.path.join(self.directory, name)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(header + payload)
-                os.replace(tmp, self.path)
+                    fh.write(header + data)
+                os.replace(tmp, path)
             except BaseException:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
                 raise
         except OSError as e:
-            self.notes.append(f"cache not written ({e.strerror or e}); scan results are unaffected")
+            note = f"cache not written ({e.strerror or e}); scan results are unaffected"
+            if note not in self.notes:
+                self.notes.append(note)
 
 
-def _check(blob: bytes):
-    """(entries, stats) from a cache file, or a reason it cannot be trusted."""
+def _check(blob: bytes, kind: str, expected: type):
+    """The payload of a cache file, or a reason it cannot be trusted."""
     if not blob.startswith(MAGIC):
         return "is not a fencecheck cache"
-    rest = blob[len(MAGIC):]
-    parts = rest.split(b"\n", 2)
+    parts = blob[len(MAGIC):].split(b"\n", 2)
     if len(parts) != 3:
         return "is truncated"
     version, digest, payload = parts
-    if version.decode(errors="replace") != version_key():
+    if version.decode(errors="replace") != f"{kind}:{code_version(kind)}":
         return f"was written by another version ({version.decode(errors='replace')})"
-    if hashlib.blake2b(payload, digest_size=16).hexdigest().encode() != digest:
+    if content_hash(payload).encode() != digest:
         return "is corrupt (checksum mismatch)"
     try:
-        entries, stats = marshal.loads(payload)
+        value = marshal.loads(payload)
     except (EOFError, ValueError, TypeError):
         return "is corrupt"
-    if not isinstance(entries, dict) or not isinstance(stats, dict):
-        return "is corrupt"
-    return entries, stats
+    return value if isinstance(value, expected) else "is corrupt"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .. import rules as rule_registry
 from .config import Config
-from .cache import FactsCache, content_hash
+from .cache import FactsCache, code_version, content_hash, short_hash
 from .discover import Discovery, Skipped, SourceFile, discover
 from .extract import extract_source
 from .facts import FileFacts, decode, encode
@@ -28,6 +28,8 @@ from .summaries import summarize
 # Generated blobs (firmware tables) are not driver logic; parsing them costs
 # seconds each.  Counted as skipped, never silently.
 MAX_FILE_BYTES = 8 * 1024 * 1024
+# Skip reasons that depend on more than a file's content.
+UNSTABLE_SKIPS = frozenset({"unreadable", "vanished", "not-a-regular-file"})
 
 
 @dataclass
@@ -106,26 +108,47 @@ def _extract_batch(batch: list[tuple[str, str]]) -> list[tuple[str, tuple] | Ski
     return [_extract_entry(rel, path) for rel, path in batch]
 
 
-def extract_all(files: list[SourceFile], jobs: int, cache: FactsCache | None = None,
-                progress=None) -> list[FileFacts | Skipped]:
-    """Facts for every file, from the cache where its content is known."""
-    cache = cache or FactsCache(None)
-    out: dict[str, FileFacts | Skipped] = {}
-    todo: list[tuple[SourceFile, os.stat_result]] = []
+@dataclass
+class CacheCheck:
+    """Which files the cache already knows, from their (mtime, size) alone."""
+    hashes: dict[str, str]                              # rel -> content hash of an unchanged file
+    todo: list[tuple[SourceFile, os.stat_result]]       # files to read
+    failed: dict[str, Skipped]                          # stat failed: vanished, unreadable
+
+
+def check_cache(files: list[SourceFile], cache: FactsCache) -> CacheCheck:
+    check = CacheCheck({}, [], {})
     for f in files:
         try:
             st = os.stat(f.abs)
         except FileNotFoundError:
-            out[f.rel] = Skipped(f.rel, "vanished", "deleted after discovery")
+            check.failed[f.rel] = Skipped(f.rel, "vanished", "deleted after discovery")
             continue
         except OSError as e:
-            out[f.rel] = Skipped(f.rel, "unreadable", e.strerror or str(e))
+            check.failed[f.rel] = Skipped(f.rel, "unreadable", e.strerror or str(e))
             continue
-        entry = cache.lookup(f.rel, st) if stat.S_ISREG(st.st_mode) else None
-        if entry is not None:
-            out[f.rel] = _from_entry(f.rel, entry)
+        digest = cache.known_hash(f.rel, st) if stat.S_ISREG(st.st_mode) else None
+        if digest is None:
+            check.todo.append((f, st))
         else:
-            todo.append((f, st))
+            check.hashes[f.rel] = digest
+    return check
+
+
+def extract_all(files: list[SourceFile], jobs: int, cache: FactsCache | None = None,
+                progress=None, check: CacheCheck | None = None) -> list[FileFacts | Skipped]:
+    """Facts for every file, from the cache where its content is known."""
+    cache = cache or FactsCache(None)
+    check = check or check_cache(files, cache)
+    out: dict[str, FileFacts | Skipped] = dict(check.failed)
+    todo = list(check.todo)
+    by_rel = {f.rel: f for f in files}
+    for rel, digest in check.hashes.items():
+        entry = cache.entry(rel, digest)
+        if entry is None:       # the index knew the file but its shard did not
+            todo.append((by_rel[rel], os.stat(by_rel[rel].abs)))
+        else:
+            out[rel] = _from_entry(rel, entry)
     if progress:
         progress(len(files) - len(todo))
     work = [(f.rel, f.abs) for f, _ in todo]
@@ -174,20 +197,45 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
     stats = ScanStats()
     found: Discovery = discover(paths, root)
     stats.files_discovered = len(found.files)
-    progress = progress_factory(len(found.files)) if progress_factory else None
     # Millions of small, long-lived objects and no cycles worth collecting:
     # the cyclic GC would rescan them over and over (several times slower).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        cache = FactsCache.open(cache_dir)
-        results = extract_all(found.files, jobs or os.cpu_count() or 1, cache, progress)
+        cache = FactsCache.open(cache_dir, root)
+        check = check_cache(found.files, cache)
+        scope = repr((os.path.realpath(root), sorted(paths)))
+        if cache.directory and not check.todo:
+            cached = cache.load_result(scope, _result_key(found, check, cache, config))
+            if cached is not None:
+                cached.stats.notes = list(cache.notes)
+                return cached
+        progress = progress_factory(len(found.files)) if progress_factory else None
+        results = extract_all(found.files, jobs or os.cpu_count() or 1, cache, progress, check)
         cache.save()
         stats.notes.extend(cache.notes)
-        return _finish(found, results, config, stats)
+        result = _finish(found, results, config, stats)
+        # A file that could not be read may be readable next time with the
+        # same content: such a result is not worth keeping.
+        if cache.directory and not any(s.reason in UNSTABLE_SKIPS for s in result.skipped):
+            program, result.program = result.program, None
+            cache.save_result(scope, _result_key(found, check, cache, config), result)
+            result.program = program
+        return result
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _result_key(found: Discovery, check: CacheCheck, cache: FactsCache, config: Config) -> str:
+    """Everything a scan's result depends on: each file's content (or why it
+    could not be read), what discovery skipped, the configuration and the code."""
+    files = []
+    for f in found.files:
+        failed = check.failed.get(f.rel)
+        files.append((f.rel, failed.reason if failed else cache.index.get(f.rel, ("", "", "?"))[2]))
+    skipped = [(s.rel, s.reason, s.detail) for s in found.skipped]
+    return short_hash(repr((code_version("results"), repr(config), files, skipped)))
 
 
 def _finish(found: Discovery, results, config: Config, stats: ScanStats) -> ScanResult:

@@ -127,11 +127,18 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
         for t in targets:
             callers[t].add(fid)
 
+    def add_param(fid: int, index: int, sink: ParamSink) -> bool:
+        flows = s.params[fid]
+        if index in flows:
+            return False
+        flows[index] = sink
+        return True
+
     def evaluate(fid: int) -> bool:
+        """Place what this function's calls reach; True when that changed."""
         fn = funcs[fid].fn
         exempt = s.exempt.get(fid, ())
-        before = (len([1 for i in range(len(fn.calls)) if (fid, i) in s.sites]),
-                  len(s.params.get(fid, ())), s.always.get(fid))
+        changed = False
         for idx, call in enumerate(fn.calls):
             if idx in exempt or (fid, idx) in s.sites:
                 continue
@@ -140,8 +147,9 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                 s.api_calls.add((fid, idx))
                 if isinstance(verdict, Hit):
                     s.sites[(fid, idx)] = Site("api", verdict.what)
+                    changed = True
                 elif isinstance(verdict, ParamFlow):
-                    s.params[fid].setdefault(verdict.index, ParamSink(idx))
+                    changed |= add_param(fid, verdict.index, ParamSink(idx))
                 continue
             for g in program.targets.get((fid, idx), ()):
                 # "always reaches" is only trusted through a plain call of that very
@@ -149,6 +157,7 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                 if g in s.always and funcs[g].fn.name == call.callee:
                     terminal = _terminal_what(s, g)
                     s.sites[(fid, idx)] = Site("wrapper", f"{call.callee or call.field}() {terminal}", g)
+                    changed = True
                     break
                 flows = s.params.get(g)
                 if flows and rule.argument is not None:
@@ -159,19 +168,17 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                         v = rule.argument(call.args[i], fn)
                         if isinstance(v, Hit):
                             s.sites[(fid, idx)] = Site("param", v.what, g)
-                            placed = True
+                            changed = placed = True
                             break
                         if isinstance(v, ParamFlow):
-                            s.params[fid].setdefault(v.index, ParamSink(idx, g))
+                            changed |= add_param(fid, v.index, ParamSink(idx, g))
                     if placed:
                         break
-        if fid not in s.always:
+        if changed and fid not in s.always:
             w = always_reaches(fn.body, lambda i: (fid, i) in s.sites)
             if w is not None:
                 s.always[fid] = w
-        after = (len([1 for i in range(len(fn.calls)) if (fid, i) in s.sites]),
-                 len(s.params.get(fid, ())), s.always.get(fid))
-        return after != before
+        return changed
 
     queue = deque(range(len(funcs)))
     queued = set(queue)

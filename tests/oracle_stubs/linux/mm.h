@@ -1,0 +1,5 @@
+#ifndef _STUB_LINUX_MM_H
+#define _STUB_LINUX_MM_H
+/* Nothing beyond the common kernel types and macros is needed. */
+#include <linux/kernel.h>
+#endif
