@@ -78,6 +78,10 @@ class Program:
     resolve: Callable[[str, str], tuple[int, ...]] = lambda name, file: ()
     # struct type of a receiver chain, in a function of a file ("" if unknown)
     type_of: Callable[[tuple, "FuncRef | None", str], str] = lambda chain, fref, file: ""
+    takes_callbacks: set[int] = field(init=False)   # functions with param_calls
+
+    def __post_init__(self) -> None:
+        self.takes_callbacks = {fid for fid, _ in self.param_calls}
 
     def reaching(self, names) -> set[int]:
         """Functions that call one of ``names`` or reach such a function."""

@@ -14,8 +14,8 @@ from ..rules import held_lock as data
 from ..rules.base import Entry
 from .flow import held_at_calls
 from .link import Program, chain_from_text
-from .reach import FOLLOW, REPORT, Finding, Step, call_step, sink_walk, walk
-from .summaries import RuleSummary
+from .reach import NO_ACTIONS, Finding, Step, call_step, sink_walk, walk
+from .summaries import FOLLOW, REPORT, RuleSummary
 
 MAX_ALSO = 10
 MAX_HOLDER_SEARCH = 64    # calls under a lock whose callees are searched for a sink
@@ -145,8 +145,11 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
     dangerous = {cls for cls, calls in holders.items()
                  if any((f, i) in r.sites or any(t in r.may_reach for t in program.call_targets(f, i))
                         for f, i in calls for r in holder_rules)}
-    watched = {key for key, cls in locks.acquire.items() if cls in dangerous}
-    may_lock = program.reaching_functions({fid for fid, _ in watched})
+    watched_in: dict[int, dict[int, int]] = {}
+    for (fid, idx), cls in locks.acquire.items():
+        if cls in dangerous:
+            watched_in.setdefault(fid, {})[idx] = REPORT | FOLLOW
+    may_lock = program.reaching_functions(set(watched_in))
 
     for entry in entries:
         sinks = [by_rule[k] for k in data.HOLDER_SINKS.get(entry.context, ()) if k in by_rule]
@@ -157,10 +160,10 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
         if entry.fid not in may_lock:
             continue
 
-        def visit(fid: int, idx: int) -> int:
+        def actions(fid: int) -> dict[int, int]:
             on_path.add(fid)    # exact for holders: they acquire, so the walk reaches them
-            return REPORT | FOLLOW if (fid, idx) in watched else FOLLOW
-        acquisitions = list(walk(program, entry, visit, may_lock.__contains__))
+            return watched_in.get(fid, NO_ACTIONS)
+        acquisitions = list(walk(program, entry, actions, may_lock.__contains__))
         for fid, idx, hops in acquisitions:
             cls = locks.acquire[(fid, idx)]
             key = (entry.fid, cls)

@@ -73,7 +73,8 @@ def _extract_entry(rel: str, path: str) -> tuple[str, tuple] | Skipped:
             if not stat.S_ISREG(st.st_mode):
                 return Skipped(rel, "not-a-regular-file")
             if st.st_size > MAX_FILE_BYTES:
-                return Skipped(rel, "too-large", f"{st.st_size} bytes")
+                # cached like content (under its size), so an unchanged tree stays unchanged
+                return f"size:{st.st_size}", ("S", "too-large", f"{st.st_size} bytes")
             with os.fdopen(fd, "rb", closefd=False) as fh:
                 data = fh.read()
         finally:

@@ -14,7 +14,7 @@ from typing import Callable
 from ..rules.base import CONTEXTS, Entry, SinkRule
 from ..rules.framework import FRAMEWORK_PREFIXES
 from .link import Program, tree_relative
-from .summaries import RuleSummary
+from .summaries import FOLLOW, REPORT, RuleSummary
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -96,26 +96,29 @@ def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSumma
     return sorted(findings.values(), key=Finding.sort_key)
 
 
-REPORT, FOLLOW = 1, 2
+NO_ACTIONS: dict[int, int] = {}
 
 
-def walk(program: Program, entry: Entry, visit: Callable[[int, int], int], keep: Callable[[int], bool],
+def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]], keep: Callable[[int], bool],
          limit: int | None = None):
     """Breadth-first over the calls reachable from an entry, shortest paths first.
 
-    ``visit(fid, idx)`` says what to do with a call: REPORT it (yield
-    (fid, idx, hops to it)), FOLLOW it into its targets, both or neither;
-    ``keep(fid)`` prunes targets.  Walk states are functions, except that a
-    function calling through a function-pointer parameter is visited once per
-    call site that passes one (state (fid, caller, call index)): what it calls
-    depends on that caller.  Calls through ops tables, arrays and framework
-    hops are followed only into the entry's own driver unit: core code calls
-    every driver's callbacks, but on this entry's path it calls this driver's.
-    ``limit`` bounds the number of functions visited (None: no bound).
+    ``actions(fid)`` maps the calls of a function that are not simply
+    followed to what to do with them: REPORT (yield (fid, idx, hops to it)),
+    FOLLOW into its targets, both or neither; ``keep(fid)`` prunes targets.
+    Walk states are functions, except that a function calling through a
+    function-pointer parameter is visited once per call site that passes one
+    (state (fid, caller, call index)): what it calls depends on that caller.
+    Calls through ops tables, arrays and framework hops are followed only into
+    the entry's own driver unit: core code calls every driver's callbacks, but
+    on this entry's path it calls this driver's.  ``limit`` bounds the number
+    of functions visited (None: no bound).
     """
     funcs = program.funcs
+    targets_of = program.targets
+    param_calls = program.param_calls
+    takes_callbacks = program.takes_callbacks
     home = funcs[entry.fid].unit
-    takes_callbacks = {fid for fid, _ in program.param_calls}
     start = (entry.fid, -1, -1)
     parent: dict[tuple[int, int, int], tuple[tuple[int, int, int], int] | None] = {start: None}
     queue = deque([start])
@@ -123,19 +126,24 @@ def walk(program: Program, entry: Entry, visit: Callable[[int, int], int], keep:
         state = queue.popleft()
         fid = state[0]
         calls = funcs[fid].fn.calls
+        special = actions(fid)
+        only = entry.calls if fid == entry.fid else None
+        calls_back = fid in takes_callbacks
         for idx in range(len(calls)):
-            if fid == entry.fid and entry.calls is not None and idx not in entry.calls:
+            if only is not None and idx not in only:
                 continue
-            action = visit(fid, idx)
+            action = special.get(idx, FOLLOW) if special else FOLLOW
             if action & REPORT:
                 yield fid, idx, _hops(parent, state)
             if not action & FOLLOW:
                 continue
-            pidx = program.param_calls.get((fid, idx))
+            pidx = param_calls.get((fid, idx)) if calls_back else None
             if pidx is not None:
                 targets = program.passed_function(state[1], state[2], pidx) if state[1] >= 0 else ()
             else:
-                targets = program.call_targets(fid, idx)
+                targets = targets_of.get((fid, idx), ())
+            if not targets:
+                continue
             callee = calls[idx].callee
             for g in targets:
                 if pidx is None and funcs[g].fn.name != callee and funcs[g].unit != home:
@@ -150,15 +158,8 @@ def walk(program: Program, entry: Entry, visit: Callable[[int, int], int], keep:
 
 def sink_walk(program: Program, entry: Entry, summary: RuleSummary, limit: int | None = None):
     """Each sink site of one rule reachable from the entry, with its hops."""
-    def visit(fid: int, idx: int) -> int:
-        if idx in summary.exempt.get(fid, ()):
-            return 0
-        if (fid, idx) in summary.sites:
-            return REPORT
-        if (fid, idx) in summary.api_calls:
-            return 0
-        return FOLLOW
-    return walk(program, entry, visit, summary.may_reach.__contains__, limit)
+    return walk(program, entry, lambda fid: summary.stops.get(fid, NO_ACTIONS),
+                summary.may_reach.__contains__, limit)
 
 
 def _hops(parent: dict, state) -> list[tuple[int, int]]:

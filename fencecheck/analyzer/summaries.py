@@ -31,6 +31,11 @@ class Site:
     callee: int = -1        # wrapper/param: the function the chain continues in
 
 
+# What a reachability walk does at a call (reach.walk): report it, follow it
+# into its targets, both or neither.
+REPORT, FOLLOW = 1, 2
+
+
 @dataclass(frozen=True, slots=True)
 class ParamSink:
     call: int               # call index in the function where the parameter flows on
@@ -46,6 +51,9 @@ class RuleSummary:
     params: dict[int, dict[int, ParamSink]] = field(default_factory=lambda: defaultdict(dict))
     exempt: dict[int, set[int]] = field(default_factory=dict)        # fid -> calls in exempt scopes
     may_reach: set[int] = field(default_factory=set)
+    # fid -> {call index: walk action} for the calls a walk does not simply
+    # follow: sites are reported, other API calls and exempt calls end it
+    stops: dict[int, dict[int, int]] = field(default_factory=dict)
 
     def witness(self, fid: int, idx: int, program: Program) -> list[tuple[int, int]]:
         """Calls from a site down to the API call that makes it forbidden."""
@@ -201,6 +209,13 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
             if c not in s.may_reach:
                 s.may_reach.add(c)
                 stack.append(c)
+    for fid, idx in s.api_calls:
+        s.stops.setdefault(fid, {})[idx] = 0
+    for fid, idx in s.sites:
+        s.stops.setdefault(fid, {})[idx] = REPORT
+    for fid, calls in s.exempt.items():
+        for idx in calls:
+            s.stops.setdefault(fid, {})[idx] = 0
     return s
 
 
