@@ -39,7 +39,8 @@ def fingerprint(f: Finding, lines: SourceLines) -> str:
 def _inline_reason(f: Finding, lines: SourceLines) -> str | None:
     """A `/* fencecheck: ignore <rule> -- reason */` on the sink line or a call line of the path."""
     for step in (f.location,) + f.steps[1:]:
-        m = INLINE.search(lines.line(step.file, step.line))
+        line = lines.line(step.file, step.line)
+        m = INLINE.search(line) if b"fencecheck" in line else None
         if m and f.rule in re.split(r"[\s,]+", m.group(1).decode()):
             return m.group(2).decode("utf-8", "replace") or "no reason given"
     return None
