@@ -28,6 +28,12 @@ DRIVER = {
 }
 
 
+def forbid(monkeypatch, stage: str) -> None:
+    """Make a pipeline stage fail the test if the scan reaches it."""
+    from fencecheck.analyzer import pipeline
+    monkeypatch.setattr(pipeline, stage, lambda *a: (_ for _ in ()).throw(AssertionError(stage)))
+
+
 def findings(result):
     return [(f.rule, f.entry, f.location.file, f.location.line, f.steps) for f in result.findings]
 
@@ -36,8 +42,7 @@ def test_warm_scan_parses_nothing_and_answers_the_same(tree, tmp_path, monkeypat
     root = tree(DRIVER)
     cache_dir = str(tmp_path / "cache")
     cold = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
-    from fencecheck.analyzer import pipeline
-    monkeypatch.setattr(pipeline, "extract_source", lambda *a: (_ for _ in ()).throw(AssertionError("parsed")))
+    forbid(monkeypatch, "extract_source")
     warm = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
     assert findings(warm) == findings(cold) and len(cold.findings) == 1
     assert warm.stats.skipped == cold.stats.skipped == {"no-code": 1}
@@ -89,13 +94,12 @@ def test_unchanged_tree_is_answered_from_the_result_cache(tree, tmp_path, monkey
     root = tree(DRIVER)
     cache_dir = str(tmp_path / "cache")
     cold = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
-    from fencecheck.analyzer import pipeline
-    monkeypatch.setattr(pipeline, "analyse", lambda *a: (_ for _ in ()).throw(AssertionError("analysed")))
+    forbid(monkeypatch, "analyse")
     warm = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
     assert findings(warm) == findings(cold) and warm.stats == cold.stats
     # another configuration is another result
 
-    with pytest.raises(AssertionError, match="analysed"):
+    with pytest.raises(AssertionError, match="analyse"):
         scan(["drivers"], root, Config(disable=("held_lock",)), jobs=1, cache_dir=cache_dir)
 
 
@@ -107,8 +111,7 @@ def test_scanning_part_of_the_tree_keeps_the_rest_cached(tree, tmp_path, monkeyp
     with open(path, "a") as fh:
         fh.write("/* changed */\n")
     scan(["drivers/gpu"], root, Config(), jobs=1, cache_dir=cache_dir)
-    from fencecheck.analyzer import pipeline
-    monkeypatch.setattr(pipeline, "extract_source", lambda *a: (_ for _ in ()).throw(AssertionError("parsed")))
+    forbid(monkeypatch, "extract_source")
     assert scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir).stats.files_parsed == 3
 
 
