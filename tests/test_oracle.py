@@ -16,9 +16,8 @@ Compared, per file:
   also compare the column of the call.  Operands of ``sizeof`` are not evaluated
   and hold no call sites; calls at file scope are not compared.
 
-Known extractor bugs found this way each have a minimal reproducer marked
-xfail(strict=True, raises=ExtractorBug) at the end of this file; the test fails
-unless the disagreement is exactly the expected one.
+The extractor bugs found this way keep their minimal reproducers at the end
+of this file as regression tests.
 
 FENCECHECK_FUZZ_EXAMPLES raises the example count of the generated part.
 """
@@ -58,24 +57,6 @@ DEFINES = {
 # cannot parse, is rewritten to `a ? 0 : b` in the preprocessed copy only: the
 # omitted operand holds no call site.)
 EXCLUDED: dict[str, str] = {}
-
-
-class ExtractorBug(AssertionError):
-    """The comparison failed exactly as a known extractor bug predicts."""
-
-
-# Known extractor bugs, by fixture: the exact disagreement they cause.  A test
-# listed here must fail with exactly this diff (xfail strict): any other
-# disagreement, or none, fails the test.
-S32_CAST = ("tree-sitter parses the cast `(s32)(expr)` as a call of `s32` (it cannot know s32 is a "
-            "typedef) and the extractor reports a call site `s32` that does not exist")
-KNOWN_BUGS: dict[str, tuple[str, dict]] = {
-    "drivers/gpu/drm/fakefence/fakefence_fence.c": (S32_CAST, {
-        "extractor_only": [("fakefence_signaled", "call", "s32", (), 75, 1)], "oracle_only": []}),
-    "drivers/gpu/drm/fakefence/fakefence_ring.c": (S32_CAST, {
-        "extractor_only": [("fakefence_retire", "call", "s32", (), 56, 1),
-                           ("fakefence_wait_ioctl", "call", "s32", (), 145, 1)], "oracle_only": []}),
-}
 
 
 # -- the oracle: pycparser's view ---------------------------------------------
@@ -156,8 +137,6 @@ class _Oracle(c_ast.NodeVisitor):
         self.filename = filename
         self.functions: list[tuple] = []
         self.calls: list[tuple] = []     # (function, kind, callee, receiver, line, nargs, coord)
-        self.hidden_calls: list[tuple] = []   # inside a callee expression, see visit_FuncCall
-        self.hidden = False
         self.func: str | None = None
 
     def mine(self, coord) -> bool:
@@ -188,20 +167,11 @@ class _Oracle(c_ast.NodeVisitor):
             if target is not None:
                 nargs = len(node.args.exprs) if node.args is not None else 0
                 call = (self.func, *target, node.coord.line, nargs, node.coord)
-                (self.hidden_calls if self.hidden else self.calls).append(call)
+                self.calls.append(call)
         fn = node.name
         while isinstance(fn, c_ast.UnaryOp) and fn.op in ("*", "&"):
             fn = fn.expr
-        if isinstance(fn, c_ast.FuncCall):      # guard(x)(y): the inner call is walked
-            self.visit(fn)
-        else:
-            # KNOWN BUG (test_known_bug_call_in_callee_expression): the extractor
-            # never walks the function expression of a call, so calls in it
-            # (`to_gpu(x)->funcs->hw_init()`, `tbl[idx()]()`) are missing.
-            # They are kept apart; remove this once the extractor is fixed.
-            hidden, self.hidden = self.hidden, True
-            self.visit(fn)
-            self.hidden = hidden
+        self.visit(fn)      # guard(x)(y), to_gpu(x)->funcs->hw_init(), tbl[idx()]()
         if node.args is not None:
             self.visit(node.args)
 
@@ -241,24 +211,19 @@ def _diff(extractor: list, oracle: list) -> dict:
             "oracle_only": sorted((o - e).elements(), key=repr)}
 
 
-def compare(facts, oracle: _Oracle, key=lambda call: call[:6], with_hidden=False) -> dict:
+def compare(facts, oracle: _Oracle, key=lambda call: call[:6]) -> dict:
     """{"functions": diff, "calls": diff}; empty lists everywhere when they agree."""
     ext_functions, ext_calls = extractor_view(facts)
-    calls = oracle.calls + oracle.hidden_calls if with_hidden else oracle.calls
     return {"functions": _diff(ext_functions, oracle.functions),
-            "calls": _diff([key(c) for c in ext_calls], [key(c) for c in calls])}
+            "calls": _diff([key(c) for c in ext_calls], [key(c) for c in oracle.calls])}
 
 
 def agree(diff: dict) -> bool:
     return not any(side for part in diff.values() for side in part.values())
 
 
-def check(diff: dict, text: str = "", known: tuple[str, dict] | None = None) -> None:
-    """Fail unless the two parsers agree.  With ``known`` (reason, expected call
-    diff) a disagreement equal to the expected one raises ExtractorBug, which
-    the xfail(strict=True, raises=ExtractorBug) marks expect."""
-    if known is not None and diff == {"functions": {"extractor_only": [], "oracle_only": []}, "calls": known[1]}:
-        raise ExtractorBug(known[0] + "\n" + describe(diff, text))
+def check(diff: dict, text: str = "") -> None:
+    """Fail unless the two parsers agree."""
     assert agree(diff), describe(diff, text)
 
 
@@ -297,8 +262,6 @@ def _fixture_params():
         marks = [needs_gcc]
         if rel in EXCLUDED:
             marks.append(pytest.mark.skip(reason=EXCLUDED[rel]))
-        if rel in KNOWN_BUGS:
-            marks.append(pytest.mark.xfail(strict=True, raises=ExtractorBug, reason=KNOWN_BUGS[rel][0]))
         yield pytest.param(path, id=rel, marks=marks)
 
 
@@ -318,9 +281,7 @@ def test_fixture_matches_pycparser(path):
     text = preprocess(path, DEFINES.get(rel, ()))
     oracle = oracle_view(text, path)
     facts = extract_source(rel, open(path, "rb").read())
-    # Calls inside callee expressions are compared too: no fixture has one (the
-    # extractor misses them, see test_known_bug_call_in_callee_expression).
-    check(compare(facts, oracle, fixture_key, with_hidden=True), known=KNOWN_BUGS.get(rel))
+    check(compare(facts, oracle, fixture_key))
 
 
 def test_fixtures_found():
@@ -333,14 +294,12 @@ def test_fixtures_found():
 # every value is a `long`, a `struct obj *` or a `fn_t`.  Layout is random:
 # any token boundary may hold a newline or a comment, so statements and calls
 # span lines.  pycparser reads the same text with comments blanked (same lines
-# and columns).  Known extractor bugs (see the xfail tests at the end) are not
-# generated: no cast to a typedef name of a parenthesized operand, no
-# parenthesized call `(f(a))`, no product `name * x`, no comment after `(`;
-# calls inside a callee expression are generated but kept apart by the oracle
-# (_Oracle.hidden_calls).
+# and columns).
 
 PRELUDE = """\
 typedef long (*fn_t)();
+typedef int s32;
+typedef unsigned long long u64;
 struct ops { fn_t fn; fn_t run; fn_t tbl[4]; };
 struct obj { struct ops *ops; struct obj *next; struct obj *arr[4]; fn_t cb; long v; };
 long f0(), f1(), f2(), f3();
@@ -378,7 +337,7 @@ def render(tokens: list[str], rnd) -> str:
         glue_ok = (_wordy(prev) != _wordy(tok)) or prev in _PUNCT_GLUE or tok in _PUNCT_GLUE
         if r < 0.12:
             sep = "\n" + "\t" * rnd.randrange(3)
-        elif r < 0.14 and prev != "(":    # known bug: test_known_bug_comment_opening_parentheses
+        elif r < 0.14:
             sep = rnd.choice([" /* c */ ", " /* two\n lines */ ", " // to the end\n", "\n/*\n * block\n */\n"])
         elif r < 0.55 and glue_ok and not (_wordy(prev) and _wordy(tok)):
             sep = ""
@@ -511,8 +470,6 @@ class _Gen:
         if c <= 8:
             left = self.expr(scope, depth - 1)
             ops = ["+", "-", "*", "/", "%", "<<", ">>", "&", "|", "^", "<", ">", "<=", ">=", "==", "!="]
-            if len(left) == 1 and (left[0][0].isalpha() or left[0][0] == "_"):
-                ops.remove("*")     # known bug: test_known_bug_call_read_as_declaration (`f(g(a * b));`)
             return left + [self.pick(ops)] + self.expr(scope, depth - 1)
         if c == 9:
             return self.expr(scope, depth - 1) + [self.pick(["&&", "||"])] + self.expr(scope, depth - 1)
@@ -522,9 +479,10 @@ class _Gen:
         if c == 11:
             return [self.pick(["-", "!", "~"])] + self.expr(scope, depth - 1)
         if c == 12:
-            return self.paren(self.expr(scope, depth - 1))
+            return ["("] + self.expr(scope, depth - 1) + [")"]
         if c == 13:
-            return ["(", self.pick(["long", "int", "unsigned long"]), ")"] + self.paren(self.expr(scope, depth - 1))
+            return ["(", self.pick(["long", "int", "unsigned long", "s32", "u64"]), ")"] \
+                + ["("] + self.expr(scope, depth - 1) + [")"]
         if c == 14:
             return ["("] + self.expr(scope, depth - 1) + [","] + self.expr(scope, depth - 1) + [")"]
         if c == 15:
@@ -541,14 +499,6 @@ class _Gen:
             v = self.pick(scope.vars["long"])
             return [v, "++"] if self.n(0, 1) else ["--", v]
         return self.call(scope, depth)
-
-    @staticmethod
-    def paren(tokens):
-        # Known bug (test_known_bug_parenthesized_call): `(f(a)) & x` may read
-        # as a cast to the function type `f(a)`.  Calls are not parenthesized.
-        if len(tokens) > 1 and _wordy(tokens[0]) and tokens[1] in ("(", "["):
-            return tokens
-        return ["("] + tokens + [")"]
 
     def obj(self, scope, depth):
         """A `struct obj *` expression at postfix level (safe before -> and after *)."""
@@ -826,92 +776,66 @@ def test_generated_programs_are_valid_c(prog):
     assert out.returncode == 0, out.stderr + "\n" + prog.text
 
 
-# -- known extractor bugs: minimal reproducers ---------------------------------
-# Each fails with exactly the disagreement described (xfail strict): once the
-# extractor is fixed it passes, and strict xfail turns that into a failure that
-# says to drop the xfail (and, for the callee-expression bug, the separate
-# bookkeeping of _Oracle.hidden_calls and the generator restrictions).
+# -- extractor bugs the oracle found: minimal reproducers -----------------------
 
-def _reproduce(src: str, known: tuple[str, dict]) -> None:
+def _reproduce(src: str) -> None:
     oracle = oracle_view(blank_comments(src), "bug.c")
     facts = extract_source("bug.c", src.encode())
-    check(compare(facts, oracle, with_hidden=True), src, known)
+    check(compare(facts, oracle), src)
 
 
-CALLEE_EXPR = ("the extractor never walks the function expression of a call (only its arguments, or an inner "
-               "call as in guard(x)(y)): calls inside it, e.g. in the receiver of `to_gpu(x)->funcs->hw_init()` "
-               "or the index of `tbl[idx()]()`, are missing")
-
-
-@pytest.mark.xfail(strict=True, raises=ExtractorBug, reason=CALLEE_EXPR)
-def test_known_bug_call_in_callee_expression():
+def test_call_in_callee_expression():
+    """Calls in the function expression of a call (the receiver of
+    `to_gpu(x)->funcs->hw_init()`, the index of `tbl[idx()]()`) were missed."""
     _reproduce("long f(void)\n"
                "{\n"
                "\tto_gpu(1)->funcs->hw_init(2);\n"
                "\ttbl[idx()](3);\n"
                "\treturn 0;\n"
-               "}\n",
-               (CALLEE_EXPR, {"extractor_only": [], "oracle_only": [
-                   ("f", "call", "idx", (), 4, 0), ("f", "call", "to_gpu", (), 3, 1)]}))
+               "}\n")
 
 
-@pytest.mark.xfail(strict=True, raises=ExtractorBug, reason=S32_CAST)
-def test_known_bug_typedef_cast_of_parenthesized_operand():
+def test_typedef_cast_of_parenthesized_operand():
+    """tree-sitter parses `(s32)(a - b)` as a call of s32: it cannot know s32
+    is a type.  It was reported as a call site."""
     _reproduce("typedef int s32;\n"
+               "typedef unsigned long long u64;\n"
                "long f(long a, long b)\n"
                "{\n"
-               "\treturn (s32)(a - b) < 0;\n"
-               "}\n",
-               (S32_CAST, {"extractor_only": [("f", "call", "s32", (), 4, 1)], "oracle_only": []}))
+               "\treturn (s32)(a - b) < (u64)(g(a));\n"
+               "}\n")
 
 
-COMMENT_IN_PARENS = ("when a comment is the first child of parentheses, the extractor unwraps the comment instead "
-                     "of the expression: `(/* c */ *fp)(1)` is not reported at all, and the receiver of "
-                     "`(/* c */ o)->cb(2)` becomes ('?',) instead of ('v:o',)")
-
-
-@pytest.mark.xfail(strict=True, raises=ExtractorBug, reason=COMMENT_IN_PARENS)
-def test_known_bug_comment_opening_parentheses():
+def test_comment_opening_parentheses():
+    """A comment as the first child of parentheses was unwrapped instead of the
+    expression: `(/* c */ *fp)(1)` was lost, `(/* c */ o)->cb(2)` lost its receiver."""
     _reproduce("void f(void)\n"
                "{\n"
                "\t(/* c */ *fp)(1);\n"
                "\t(/* c */ o)->cb(2);\n"
-               "}\n",
-               (COMMENT_IN_PARENS, {"extractor_only": [("f", "field", "cb", ("?",), 4, 1)],
-                                    "oracle_only": [("f", "call", "fp", (), 3, 1),
-                                                    ("f", "field", "cb", ("v:o",), 4, 1)]}))
+               "}\n")
 
 
-PAREN_CALL = ("tree-sitter may parse a parenthesized call followed by an operator that can also be a prefix "
-              "(`&&`, `&`, `*`, `+`, `-`) as a cast to the function type `f(...)` (never valid C: a cast cannot "
-              "name a function type), depending on context: `(f()) && x`, `(f(a)) && 0 + 0`, "
-              "`(long)(f()) & x`; the calls inside are missing")
-
-
-@pytest.mark.xfail(strict=True, raises=ExtractorBug, reason=PAREN_CALL)
-def test_known_bug_parenthesized_call():
+def test_parenthesized_call():
+    """tree-sitter may parse a parenthesized call followed by an operator that
+    can also be a prefix (`&&`, `&`) as a cast to the function type `f(...)`;
+    the calls inside were lost."""
     _reproduce("long g(long x)\n"
                "{\n"
                "\tif ((f()) && x)\n"
                "\t\treturn (h(x)) & 0 + 1;\n"
                "\treturn 0;\n"
-               "}\n",
-               (PAREN_CALL, {"extractor_only": [], "oracle_only": [("g", "call", "f", (), 3, 0),
-                                                                   ("g", "call", "h", (), 4, 1)]}))
+               "}\n")
 
 
-CALL_AS_DECLARATION = ("a call statement that is not first in its block and whose only argument is a call (or "
-                       "sizeof) of something that reads as a parameter declaration, `f(g(a * b));`, "
-                       "`f(sizeof(a * b));`, is parsed by tree-sitter as a macro_type_specifier (a type `f(...)`), "
-                       "so the extractor loses every call in the statement (here f and g)")
-
-
-@pytest.mark.xfail(strict=True, raises=ExtractorBug, reason=CALL_AS_DECLARATION)
-def test_known_bug_call_read_as_declaration():
+def test_call_read_as_declaration():
+    """A call statement after a declaration whose argument is a call of a
+    product, `kfree(kmalloc_array(n * size));`, is parsed as a macro type
+    `kfree(...)`; both calls were lost, and nested ones must be kept too."""
     _reproduce("void f(void)\n"
                "{\n"
                "\tint n = 1, size = 2;\n"
                "\tkfree(kmalloc_array(n * size));\n"
-               "}\n",
-               (CALL_AS_DECLARATION, {"extractor_only": [], "oracle_only": [
-                   ("f", "call", "kfree", (), 4, 1), ("f", "call", "kmalloc_array", (), 4, 1)]}))
+               "\tkfree(kmalloc_array(g(n * size)));\n"
+               "\tkfree(sizeof(n * size));\n"
+               "}\n")

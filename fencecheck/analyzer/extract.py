@@ -28,6 +28,10 @@ _STRUCT_IN_TEXT = re.compile(r"\b(?:struct|union)\s+(\w+)")
 # Macros that take a loop body: list_for_each_entry, idr_for_each_entry, xa_for_each...
 _ITERATOR_RE = re.compile(r"for_each|foreach|^for_")
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
+# `(u32)(x - y)` parses as a call of `u32` unless the parser knows u32 is a
+# type.  Typedefs of the file itself are known (C declares before use); these
+# are the kernel's and libc's type names that come from headers.
+_HEADER_TYPE_NAME_RE = re.compile(r"(?:__)?[us](?:8|16|32|64|128)|__(?:le|be)(?:16|32|64)|\w+_t|bool")
 
 
 @lru_cache(maxsize=1)
@@ -87,10 +91,35 @@ def _function_declarator(node: Node | None) -> Node | None:
             return found if found is not None else node
         if node.type == "parenthesized_declarator":
             # `T (*name(args))[4]`: a function returning a pointer to an array
-            node = node.named_children[0] if node.named_children else None
+            node = _inner(node)
             continue
         node = node.child_by_field_name("declarator")
     return None
+
+
+def _inner(node: Node) -> Node | None:
+    """The expression inside parentheses, past any comment opening them."""
+    for child in node.named_children:
+        if child.type != "comment":
+            return child
+    return None
+
+
+def _call_shaped_type(node: Node | None) -> tuple[Node, list[Node]] | None:
+    """(callee, arguments) when a type descriptor or parameter is a misread call.
+
+    tree-sitter reads some calls as types: the statement `f(g(a * b));` after a
+    declaration as the macro type `f` of the function type `g(a *b)`, and
+    `(f()) && x` as a cast to the function type `f()` of `&&x`.  A function type
+    can be neither, so `T(params)` there is the call T(args)."""
+    if node is None:
+        return None
+    ty = node.child_by_field_name("type")
+    decl = node.child_by_field_name("declarator")
+    if ty is None or ty.type != "type_identifier" or decl is None or decl.type != "abstract_function_declarator":
+        return None
+    params = decl.child_by_field_name("parameters")
+    return ty, [p for p in (params.named_children if params is not None else ()) if p.type != "comment"]
 
 
 def receiver_chain(node: Node) -> tuple[str, ...]:
@@ -104,11 +133,8 @@ def receiver_chain(node: Node) -> tuple[str, ...]:
             f = node.child_by_field_name("field")
             fields.append(_text(f) if f is not None else "?")
             node = node.child_by_field_name("argument")
-        elif t in ("parenthesized_expression",):
-            inner = node.named_children
-            if not inner:
-                break
-            node = inner[0]
+        elif t == "parenthesized_expression":
+            node = _inner(node)
         elif t == "pointer_expression":
             node = node.child_by_field_name("argument")
         elif t == "subscript_expression":
@@ -150,7 +176,7 @@ def _unwrap_function_name(node: Node | None) -> str:
                 return ""
             node = node.child_by_field_name("argument")
         elif node.type == "parenthesized_expression":
-            node = node.named_children[0] if node.named_children else None
+            node = _inner(node)
         elif node.type == "cast_expression":
             node = node.child_by_field_name("value")
         else:
@@ -287,6 +313,12 @@ class _FunctionWalker:
         elif t == "function_definition":
             # Nested definitions only appear in misparsed macro soup; keep the calls.
             self.flat(node, out)
+        elif t == "macro_type_specifier":
+            # A call statement read as a type, see _call_shaped_type.
+            name = node.child_by_field_name("name")
+            if name is not None:
+                self.type_read_call(name, [c for c in node.named_children if c.type == "type_descriptor"],
+                                    out, depth)
         else:
             self.expr(node, out, depth + 1)
 
@@ -342,6 +374,11 @@ class _FunctionWalker:
                 self.expr(right, branch, depth + 1)
             if branch:
                 out.append(["cond", branch])
+        elif t == "cast_expression" and _call_shaped_type(node.child_by_field_name("type")) is not None:
+            self.type_read_call(*_call_shaped_type(node.child_by_field_name("type")), out, depth)
+            value = node.child_by_field_name("value")
+            if value is not None:
+                self.expr(value, out, depth + 1)
         elif t == "compound_statement":          # GNU statement expression ({ ... })
             out.append(["block", self.block(node, depth)])
         elif t == "assignment_expression":
@@ -375,13 +412,18 @@ class _FunctionWalker:
     def call(self, node: Node, out: list, depth: int) -> None:
         fn = node.child_by_field_name("function")
         args_node = node.child_by_field_name("arguments")
+        if fn is not None and fn.type == "parenthesized_expression" and self.is_type_name(_inner(fn)):
+            # `(s32)(a - b)` is a cast, not a call of s32.
+            if args_node is not None:
+                self.expr(args_node, out, depth + 1)
+            return
         callee = field = array = ""
         receiver: tuple[str, ...] = ()
         target = fn
         # (*fp)(...) and (fp)(...) call what fp names.
-        while target is not None and target.type in ("parenthesized_expression", "pointer_expression") \
-                and target.named_children:
-            target = target.named_children[-1] if target.type == "pointer_expression" else target.named_children[0]
+        while target is not None and target.type in ("parenthesized_expression", "pointer_expression"):
+            target = _inner(target) if target.type == "parenthesized_expression" \
+                else target.child_by_field_name("argument")
         if target is not None:
             if target.type == "identifier":
                 callee = _text(target)
@@ -399,12 +441,15 @@ class _FunctionWalker:
                     field = _text(f) if f is not None else ""
                     obj = arr.child_by_field_name("argument")
                     receiver = receiver_chain(obj) if obj is not None else ("?",)
-            elif target.type == "call_expression":
+            if target.type == "call_expression":
                 # guard(mutex)(&lock): the inner call names the construct.
                 self.call(target, out, depth + 1)
                 inner = target.child_by_field_name("function")
                 if inner is not None and inner.type == "identifier":
                     callee = _text(inner) + "()"
+            else:
+                # Calls in the function expression run first: to_gpu(x)->funcs->hw_init(), tbl[idx()]().
+                self.expr(target, out, depth + 1)
         args: list[str] = []
         if args_node is not None:
             for a in args_node.named_children:
@@ -417,6 +462,26 @@ class _FunctionWalker:
         self.func.calls.append(Call(
             callee=callee, line=node.start_point[0] + 1, col=node.start_point[1],
             args=tuple(args), field=field, receiver=receiver, array=array))
+        out.append(len(self.func.calls) - 1)
+
+    def is_type_name(self, node: Node | None) -> bool:
+        if node is None or node.type != "identifier":
+            return False
+        name = _text(node)
+        return name in self.facts.typedefs or _HEADER_TYPE_NAME_RE.fullmatch(name) is not None
+
+    def type_read_call(self, name: Node, params: list[Node], out: list, depth: int) -> None:
+        """Record the call `name(params)` that tree-sitter read as a type."""
+        callee = _text(name)
+        if callee == "sizeof":
+            return          # its operand is never evaluated
+        for p in params:
+            inner = _call_shaped_type(p)
+            if inner is not None:
+                self.type_read_call(*inner, out, depth + 1)
+        self.func.calls.append(Call(
+            callee=callee, line=name.start_point[0] + 1, col=name.start_point[1],
+            args=tuple(_text(p)[:MAX_ARG_TEXT] for p in params)))
         out.append(len(self.func.calls) - 1)
 
     def flat(self, node: Node, out: list) -> None:
