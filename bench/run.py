@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark fencecheck on Debian's linux-source-6.12 (not part of the tests).
 
-    python bench/run.py [--kernels ~/kernels] [-j 2] [--reps 3] [--scopes whole drm]
+    python bench/run.py [--kernels ~/kernels] [-j 2] [--reps 3] [--scopes whole drm] [--determinism]
 
 Measures, in one run, each --reps times (median and range), with the peak RSS
 of the process tree:
@@ -10,13 +10,18 @@ of the process tree:
   (b) cold full-tree scan (empty cache);
   (c) cold drivers/gpu/drm scan;
   (d) warm re-scan with nothing changed;
-  (e) warm re-scan after one .c file in drivers/gpu/drm/msm changed.
-Prints a Markdown table and the ratio (b)/(a); --output writes it to a file
-(bench/RESULTS.md is the committed latest run).
+  (e) warm re-scan after one .c file in drivers/gpu/drm/msm changed (a comment
+      appended, so the findings stay the same).
+Every scan writes JSON; the table says how many distinct outputs the cold and
+warm scans of a scope produced (1 = all byte-identical).  --determinism adds, per scope, a
+cold scan on one process into its own cache and compares text, JSON and SARIF
+rendered from both caches.  Prints a Markdown table and the ratio (b)/(a);
+--output writes it to a file (bench/RESULTS.md is the committed latest run).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import shutil
@@ -47,6 +52,11 @@ def timed(cmd: list[str], cwd: str) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
+def digest(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
 def floor_cmd(scope: str, jobs: int) -> list[str]:
     code = (
         "import os, sys\n"
@@ -67,9 +77,9 @@ def floor_cmd(scope: str, jobs: int) -> list[str]:
     return [sys.executable, "-c", code, scope, str(jobs)]
 
 
-def scan_cmd(scope: str, jobs: int, cache: str | None) -> list[str]:
+def scan_cmd(scope: str, jobs: int, cache: str | None, output: str, fmt: str = "json") -> list[str]:
     cmd = [sys.executable, "-m", "fencecheck.cli", "scan", scope, "--root", ".", "-j", str(jobs),
-           "--format", "json", "--output", os.devnull]
+           "--format", fmt, "--output", output]
     return cmd + (["--cache-dir", cache] if cache else ["--no-cache"])
 
 
@@ -84,29 +94,54 @@ def restore(tree: str, original: bytes) -> None:
         fh.write(original)
 
 
+def determinism(tree: str, scope: str, jobs_cache: str, work: str) -> list[str]:
+    """A cold one-process scan into its own cache, then text, JSON and SARIF
+    rendered from both caches: one line per format with the digests."""
+    one_cache = os.path.join(work, "one-process-cache")
+    cold = os.path.join(work, "one-process.json")
+    timed(scan_cmd(scope, 1, one_cache, cold), tree)
+    lines = []
+    for fmt in ("text", "json", "sarif"):
+        digests = {"cold, 1 process": digest(cold)} if fmt == "json" else {}
+        for label, cache in (("warm, 1-process cache", one_cache), ("warm, timed runs' cache", jobs_cache)):
+            out = os.path.join(work, f"{fmt}.out")
+            timed(scan_cmd(scope, 1, cache, out, fmt), tree)
+            digests[label] = digest(out)
+        verdict = "identical" if len(set(digests.values())) == 1 else "DIFFERENT"
+        lines.append(f"{fmt} | {verdict} | " + "; ".join(f"{k}: {v[:16]}" for k, v in digests.items()))
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernels", default=os.path.expanduser("~/kernels"))
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--scopes", nargs="+", default=["whole", "drm"], choices=list(SCOPES))
+    ap.add_argument("--determinism", action="store_true")
     ap.add_argument("--output")
     args = ap.parse_args()
     tree = ensure_tree(args.kernels, "6.12")
     with open(os.path.join(tree, TOUCHED), "rb") as fh:
         original = fh.read()
-    rows: list[tuple[str, list[float], list[float]]] = []
+    work = tempfile.mkdtemp(prefix="fc-bench-")
+    rows: list[tuple[str, list[float], list[float], set[str]]] = []   # label, walls, RSS, digests
+    checks: list[str] = []
 
     def measure(label: str, cmd_for, before=None):
-        walls, rss = [], []
-        for _ in range(args.reps):
-            cmd = cmd_for()
+        """Run cmd_for(output) --reps times; digests of outputs, if it writes one."""
+        walls, rss, digests = [], [], set()
+        for rep in range(args.reps):
+            out = os.path.join(work, f"out-{len(rows)}-{rep}")
+            cmd = cmd_for(out)
             if before:
                 before()
             w, r = timed(cmd, tree)
             walls.append(w)
             rss.append(r)
-        rows.append((label, walls, rss))
+            if os.path.exists(out):
+                digests.add(digest(out))
+        rows.append((label, walls, rss, digests))
         print(f"{label}: median {statistics.median(walls):.1f}s", file=sys.stderr)
         return statistics.median(walls)
 
@@ -114,30 +149,45 @@ def main() -> int:
     try:
         for scope_name in args.scopes:
             scope = SCOPES[scope_name]
+            first_row = len(rows)
             results[("floor", scope_name)] = measure(f"(a) floor, parse only, {scope_name}",
-                                                     lambda: floor_cmd(scope, args.jobs))
-            fresh = lambda: scan_cmd(scope, args.jobs, tempfile.mkdtemp(prefix="fc-bench-"))
+                                                     lambda out: floor_cmd(scope, args.jobs))
+            caches: list[str] = []
+
+            def cold(out: str) -> list[str]:
+                caches.append(tempfile.mkdtemp(prefix="cache-", dir=work))
+                return scan_cmd(scope, args.jobs, caches[-1], out)
             results[("cold", scope_name)] = measure(f"({'b' if scope_name == 'whole' else 'c'}) cold scan, {scope_name}",
-                                                    fresh)
-            warm_dir = tempfile.mkdtemp(prefix="fc-bench-warm-")
-            timed(scan_cmd(scope, args.jobs, warm_dir), tree)
-            measure(f"(d) warm re-scan, nothing changed, {scope_name}", lambda: scan_cmd(scope, args.jobs, warm_dir))
+                                                    cold)
+            warm = caches.pop()      # the last cold scan's cache is the warm one
+            for spent in caches:
+                shutil.rmtree(spent, ignore_errors=True)
+            measure(f"(d) warm re-scan, nothing changed, {scope_name}",
+                    lambda out: scan_cmd(scope, args.jobs, warm, out))
+            # (e) changes a file's line count, which the summary reports: not compared.
+            outputs = set().union(*(row[3] for row in rows[first_row:]))
+            checks.append(f"| {scope_name} | JSON of the cold and warm timed scans | {len(outputs)} distinct | "
+                          f"{', '.join(sorted(d[:16] for d in outputs))} |")
             measure(f"(e) warm re-scan, one msm .c changed, {scope_name}",
-                    lambda: scan_cmd(scope, args.jobs, warm_dir), before=lambda: touch_once(tree))
+                    lambda out: scan_cmd(scope, args.jobs, warm, out), before=lambda: touch_once(tree))
             restore(tree, original)
-            shutil.rmtree(warm_dir, ignore_errors=True)
+            if args.determinism:
+                checks += [f"| {scope_name} | {line} |" for line in determinism(tree, scope, warm, work)]
+            shutil.rmtree(warm, ignore_errors=True)
     finally:
         restore(tree, original)
-    lines = [f"# fencecheck benchmark", "",
+        shutil.rmtree(work, ignore_errors=True)
+    lines = ["# fencecheck benchmark", "",
              f"linux-source-6.12, {args.jobs} processes, {args.reps} repetitions; machine: {platform.machine()}, "
              f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}", "",
              "| measurement | median s | range s | peak RSS MB (max) |", "|---|---|---|---|"]
-    for label, walls, rss in rows:
+    for label, walls, rss, _ in rows:
         lines.append(f"| {label} | {statistics.median(walls):.1f} | {min(walls):.1f}-{max(walls):.1f} | {max(rss):.0f} |")
     for scope_name in args.scopes:
         if ("floor", scope_name) in results:
             ratio = results[("cold", scope_name)] / results[("floor", scope_name)]
             lines.append(f"\ncold scan / parse floor ({scope_name}): {ratio:.2f}x")
+    lines += ["", "Output identity (sha256):", "", "| scope | outputs | result | sha256 prefixes |", "|---|---|---|---|"] + checks
     text = "\n".join(lines) + "\n"
     print(text)
     if args.output:
