@@ -51,7 +51,10 @@ MANIFEST = {
     _GPU + "fakesubmit/fakesubmit_submit.c": "publish window, arm-before-publish, idr_preload + GFP_NOWAIT",
     _GPU + "fakesubmit/fakesubmit_reset.c": "explicit dma_fence_begin/end_signalling section",
     _GPU + "fakegfp/fakegfp_sched.c": "exemptions: trylocks, gfp masks, noreclaim vs nofs scopes, non-waiting checks",
-    _GPU + "fakevirt/fakevirt_vq.c": "callback stored in a struct field, called from a signalling worker",
+    _GPU + "fakevirt/fakevirt_vq.c": "callback passed on twice, stored in a struct field, called from a "
+                                      "signalling worker registered through a work-function parameter",
+    _GPU + "fakedump/fakedump_sched.c": "helper with two sinks (each reported), helper with 17 (reported once), "
+                                        "run-once release work checked only before its signal",
     _GPU + "fakeidiom/fakeidiom_job.c": "kernel idioms: annotations, iterators, guards, split #ifdef",
     # held_lock (lock-order inversion) fixtures, maintained with that rule
     _GPU + "lockinv/lockinv.h": "held_lock: lock classes (same field name in two structs)",

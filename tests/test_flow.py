@@ -1,6 +1,6 @@
-"""Scopes and always-reaches on function skeletons."""
+"""Scopes, always-reaches and calls-before on function skeletons."""
 from fencecheck.analyzer.extract import extract_source
-from fencecheck.analyzer.flow import always_reaches, calls_in_scope
+from fencecheck.analyzer.flow import always_reaches, calls_before, calls_in_scope
 
 
 def scoped(src: str, open_name="begin", close_name="end"):
@@ -74,3 +74,37 @@ def test_iterator_macro_body_is_a_loop():
     src = "void f(struct list_head *l) {\n list_for_each_entry(p, l, node) {\n  alloc();\n }\n}"
     assert always(src, "alloc") is None
     assert always("void f(void) {\n scoped_guard(mutex, &m) {\n  alloc();\n }\n}", "alloc") == 3
+
+
+def before_signal(src: str):
+    fn = extract_source("a.c", src.encode()).functions[0]
+    return sorted(fn.calls[i].callee for i in calls_before(fn.body, lambda i: fn.calls[i].callee == "signal"))
+
+
+def test_calls_before_stop_at_the_last_signal():
+    src = """void f(void) {
+	a();
+	if (x())
+		signal();
+	after();
+	while (more())
+		in_loop_after();
+}"""
+    assert before_signal(src) == ["a", "signal", "x"]
+
+
+def test_calls_before_include_a_signalling_loop():
+    src = """void f(void) {
+	first();
+	for (i = 0; i < n; i++) {
+		prepare();
+		signal();
+		cleanup_then_next_signal();
+	}
+	after_loop();
+}"""
+    assert before_signal(src) == ["cleanup_then_next_signal", "first", "prepare", "signal"]
+
+
+def test_calls_before_without_a_signal_is_empty():
+    assert before_signal("void f(void) { a(); b(); }") == []

@@ -7,6 +7,9 @@
 * ``always_reaches``: whether every normal path through the body passes a
   call for which a predicate holds (early error returns are not counted:
   ``if (!p) return -ENOMEM;`` does not make an allocation optional).
+* ``calls_before``: which calls may run before a call for which a predicate
+  holds (in a loop holding one, every call of the loop: the next iteration's
+  comes after them).
 
 Both walks are iterative over sibling items and recursive only over nesting,
 which extraction bounds (extract.MAX_DEPTH).
@@ -69,6 +72,32 @@ def calls_in_scope(body: list, opens: Predicate, closes: Predicate) -> set[int]:
 
     seq(body, 0)
     return inside
+
+
+def calls_before(body: list, hit: Predicate) -> set[int]:
+    before: set[int] = set()
+
+    def seq(items: list, later: bool) -> bool:
+        """Collect from items, given whether a hit may follow them; True if they hold one."""
+        found = False
+        for item in reversed(items):
+            if isinstance(item, int):
+                if hit(item):
+                    found = later = True
+                if later:
+                    before.add(item)
+                continue
+            held = False
+            for sub in _children(item):
+                held |= seq(sub, later)
+            if held and item[0] in ("loop", "do") and not later:
+                seq(item[1], True)
+            if held:
+                found = later = True
+        return found
+
+    seq(body, False)
+    return before
 
 
 def always_reaches(body: list, hit: Predicate) -> int | None:

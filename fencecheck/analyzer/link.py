@@ -371,6 +371,8 @@ class Linker:
         callers_by_name: dict[str, list[tuple[int, int]]] = defaultdict(list)
         param_callbacks: list[tuple[int, int, int]] = []   # (fid, call idx, param index)
         field_of_param: list[tuple[int, int, str]] = []
+        # INIT_WORK(&q->work, work_func) with work_func a parameter: what callers pass
+        param_registrations: list[tuple[FuncRef, int, Call, str, str]] = []
 
         def bound_in_unit(candidates: list[BoundFunction], unit: str) -> tuple[int, ...]:
             same = [b.fid for b in candidates if self.funcs[b.fid].unit == unit]
@@ -420,7 +422,10 @@ class Linker:
                     obj_field = ""
                     if obj_arg is not None and obj_arg < len(c.args):
                         obj_field = self.member_key(c.args[obj_arg], fref)
-                    for fid in self.resolve_name(name, fref.file):
+                    found = self.resolve_name(name, fref.file)
+                    if not found and name in pnames:
+                        param_registrations.append((fref, pnames[name], c, kind, obj_field))
+                    for fid in found:
                         registrations.append(Registration(fid, kind, c.callee, fref.file, c.line, obj_field,
                                                           fref.unit))
 
@@ -432,6 +437,9 @@ class Linker:
         for fid, idx, pidx in param_callbacks:
             param_calls[(fid, idx)] = pidx
             graph.add_edges_from((fid, t) for t in self._functions_passed(fid, pidx, callers_by_name))
+        for fref, pidx, c, kind, obj_field in param_registrations:
+            for fid in self._functions_passed(fref.id, pidx, callers_by_name):
+                registrations.append(Registration(fid, kind, c.callee, fref.file, c.line, obj_field, fref.unit))
         # A parameter stored into a field, called later through that field.
         stored_fields: dict[tuple[str, str], set[int]] = defaultdict(set)
         for (fid, pidx), stores in param_stores.items():
@@ -475,18 +483,34 @@ class Linker:
                 found.extend(self.resolve_name(c.args[arg_i].lstrip("&").strip(), fref.file))
         return tuple(dict.fromkeys(found))
 
-    def _functions_passed(self, fid: int, pidx: int, callers_by_name) -> tuple[int, ...]:
+    def _functions_passed(self, fid: int, pidx: int, callers_by_name, seen=None) -> tuple[int, ...]:
+        """Functions callers pass for parameter ``pidx`` of ``fid``.  A caller that
+        passes on a parameter of its own is followed to its callers, at most
+        MAX_PASSED_ON levels (virtio: the callback named in a command builder,
+        passed on twice, stored as vbuf->resp_cb)."""
+        seen = set() if seen is None else seen
+        if (fid, pidx) in seen or len(seen) > MAX_PASSED_ON:
+            return ()
+        seen.add((fid, pidx))
         fref = self.funcs[fid]
         out: list[int] = []
         for caller, idx in callers_by_name.get(fref.fn.name, ()):
-            c = self.funcs[caller].fn.calls[idx]
+            cfn = self.funcs[caller].fn
+            c = cfn.calls[idx]
             if pidx < len(c.args) and fid in self.resolve_name(c.callee, self.funcs[caller].file):
                 name = c.args[pidx].lstrip("&").strip()
-                if name.isidentifier():
-                    out.extend(self.resolve_name(name, self.funcs[caller].file))
+                if not name.isidentifier():
+                    continue
+                found = self.resolve_name(name, self.funcs[caller].file)
+                if not found:
+                    own = next((i for i, (p, _) in enumerate(cfn.params) if p == name), None)
+                    if own is not None:
+                        found = self._functions_passed(caller, own, callers_by_name, seen)
+                out.extend(found)
         return tuple(dict.fromkeys(out))
 
 
+MAX_PASSED_ON = 4
 _PLAIN_CHAIN = re.compile(r"^[A-Za-z_]\w*(?:\[[^\]]*\])?(?:\s*(?:->|\.)\s*[A-Za-z_]\w*(?:\[[^\]]*\])?)*$")
 _CALL_BASE = re.compile(r"^([A-Za-z_]\w*)\s*\([^()]*\)((?:\s*(?:->|\.)\s*[A-Za-z_]\w*)+)$")
 _SPLIT = re.compile(r"\s*(?:->|\.)\s*")

@@ -3,7 +3,9 @@
 For each entry and each sink rule that its context forbids, a breadth-first
 walk from the entry finds every sink site it can reach, with the shortest
 path.  One finding per (rule, entry function, sink site); the first entry (in
-the deterministic order of entries) that reaches a site names its context.
+the deterministic order of entries) that reaches a site names its context.  A
+site already shown as the evidence below a wrapper's site (the kzalloc inside
+msm_fence_alloc) is not reported again.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Callable
 from ..rules.base import CONTEXTS, Entry, SinkRule
 from ..rules.framework import FRAMEWORK_PREFIXES
 from .link import Program, tree_relative
-from .summaries import FOLLOW, REPORT, RuleSummary
+from .summaries import FOLLOW, FOLLOW_HOME, REPORT, RuleSummary
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -78,8 +80,56 @@ def _primary(steps: list[Step], site_index: int) -> int:
     return site_index
 
 
+# A wrapper's site stands for the sinks below it.  While they are few, they are
+# separate fixes in a driver helper (etnaviv_core_dump's __vmalloc and its
+# dev_coredumpv) and walks go on into the helper, within the entry's driver, to
+# report each; a whole subsystem behind one call (amdgpu_device_gpu_recover) is
+# one problem, reported once where it is called.
+MAX_SINKS_BELOW = 16
+MAX_FUNCTIONS_BELOW = 500
+
+
+def follow_small_wrappers(program: Program, summary: RuleSummary) -> None:
+    """Let walks continue through wrapper and parameter sites with few sinks below."""
+    small: dict[int, bool] = {}
+    for (fid, idx), site in summary.sites.items():
+        if site.kind == "api" or site.callee < 0:
+            continue
+        g = site.callee
+        if g not in small:
+            small[g] = _few_sinks_below(program, summary, g)
+        if small[g]:
+            summary.stops[fid][idx] |= FOLLOW_HOME
+
+
+def _few_sinks_below(program: Program, summary: RuleSummary, fid: int) -> bool:
+    visited: set[int] = set()
+    truncated = False
+
+    def keep(g: int) -> bool:
+        nonlocal truncated
+        if g not in summary.may_reach:
+            return False
+        if g not in visited:
+            if len(visited) >= MAX_FUNCTIONS_BELOW:
+                truncated = True
+                return False
+            visited.add(g)
+        return True
+    f = program.funcs[fid]
+    start = Entry("signalling", fid, "", f.file, f.fn.line)
+    sites = set()
+    for site_fid, site_idx, _ in walk(program, start, lambda g: summary.stops.get(g, NO_ACTIONS), keep):
+        sites.add((site_fid, site_idx))
+        if len(sites) > MAX_SINKS_BELOW:
+            return False
+    return not truncated
+
+
 def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> list[Finding]:
     findings: dict[tuple[str, int, int, int], Finding] = {}
+    for summary in summaries:
+        follow_small_wrappers(program, summary)
     for entry in entries:
         entry_file = program.funcs[entry.fid].file
         for summary in summaries:
@@ -88,11 +138,15 @@ def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSumma
                 continue
             if entry.fid not in summary.may_reach:
                 continue
+            reached: dict[tuple[int, int], list[tuple[int, int]]] = {}
             for site_fid, site_idx, hops in sink_walk(program, entry, summary):
-                key = (rule.id, entry.fid, site_fid, site_idx)
-                if key in findings:
+                reached.setdefault((site_fid, site_idx), hops)
+            shown = {s for site in reached for s in summary.shown_by(*site, program)}
+            for site, hops in reached.items():
+                key = (rule.id, entry.fid) + site
+                if site in shown or key in findings:
                     continue
-                findings[key] = _finding(program, entry, summary, site_fid, site_idx, hops)
+                findings[key] = _finding(program, entry, summary, site, hops)
     return sorted(findings.values(), key=Finding.sort_key)
 
 
@@ -105,7 +159,8 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
 
     ``actions(fid)`` maps the calls of a function that are not simply
     followed to what to do with them: REPORT (yield (fid, idx, hops to it)),
-    FOLLOW into its targets, both or neither; ``keep(fid)`` prunes targets.
+    FOLLOW into its targets, FOLLOW_HOME into those in the entry's driver
+    unit, a combination or nothing; ``keep(fid)`` prunes targets.
     Walk states are functions, except that a function calling through a
     function-pointer parameter is visited once per call site that passes one
     (state (fid, caller, call index)): what it calls depends on that caller.
@@ -135,7 +190,7 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
             action = special.get(idx, FOLLOW) if special else FOLLOW
             if action & REPORT:
                 yield fid, idx, _hops(parent, state)
-            if not action & FOLLOW:
+            if not action & (FOLLOW | FOLLOW_HOME):
                 continue
             pidx = param_calls.get((fid, idx)) if calls_back else None
             if pidx is not None:
@@ -145,8 +200,9 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
             if not targets:
                 continue
             callee = calls[idx].callee
+            anywhere = action & FOLLOW
             for g in targets:
-                if pidx is None and funcs[g].fn.name != callee and funcs[g].unit != home:
+                if funcs[g].unit != home and (not anywhere or pidx is None and funcs[g].fn.name != callee):
                     continue
                 if not keep(g):
                     continue
@@ -173,17 +229,17 @@ def _hops(parent: dict, state) -> list[tuple[int, int]]:
     return hops
 
 
-def _finding(program: Program, entry: Entry, summary: RuleSummary, fid: int, idx: int,
+def _finding(program: Program, entry: Entry, summary: RuleSummary, site: tuple[int, int],
              hops: list[tuple[int, int]]) -> Finding:
+    fid, idx = site
     ef = program.funcs[entry.fid]
     steps = [Step(ef.file, ef.fn.line, ef.fn.col, ef.fn.name, f"{ef.fn.name}: {entry.how}")]
     steps += [call_step(program, f, i) for f, i in hops]
     site_index = len(steps)
     steps.append(call_step(program, fid, idx))
     steps += [call_step(program, f, i) for f, i in summary.witness(fid, idx, program)]
-    site = summary.sites[(fid, idx)]
     call = program.call(fid, idx)
     return Finding(
         rule=summary.rule.id, context=entry.context, entry=ef.fn.name, entry_how=entry.how,
-        sink=call.callee or call.field or call.array, what=site.what, steps=tuple(steps),
+        sink=call.callee or call.field or call.array, what=summary.sites[site].what, steps=tuple(steps),
         primary=_primary(steps, site_index), fix=summary.rule.fix_hint)

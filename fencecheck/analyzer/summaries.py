@@ -32,8 +32,9 @@ class Site:
 
 
 # What a reachability walk does at a call (reach.walk): report it, follow it
-# into its targets, both or neither.
-REPORT, FOLLOW = 1, 2
+# into its targets, follow it only into targets in the entry's own driver unit,
+# or a combination.
+REPORT, FOLLOW, FOLLOW_HOME = 1, 2, 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,31 @@ class RuleSummary:
             chain.append(step)
             cur = nxt
         return chain
+
+
+    def shown_by(self, fid: int, idx: int, program: Program) -> set[tuple[int, int]]:
+        """Sites whose sink this site's finding already shows: below a wrapper,
+        the site every definition it calls always reaches, down the chain;
+        below a parameter site, its witness."""
+        site = self.sites.get((fid, idx))
+        if site is None or site.kind == "api":
+            return set()
+        if site.kind == "param":
+            return set(self.witness(fid, idx, program))
+        out: set[tuple[int, int]] = set()
+        stack = [(fid, idx)]
+        while stack:
+            for g in program.call_targets(*stack.pop()):
+                w = self.always.get(g)
+                if w is None or (g, w) in out:
+                    continue
+                out.add((g, w))
+                below = self.sites.get((g, w))
+                if below is not None and below.kind == "wrapper":
+                    stack.append((g, w))
+                elif below is not None and below.kind == "param":
+                    out.update(self.witness(g, w, program))
+        return out
 
 
 def _param_passed(summary: RuleSummary, program: Program, fid: int, idx: int, callee: int) -> int:

@@ -1,6 +1,7 @@
 """Context: work items, irq handlers and timers that signal fences."""
 from __future__ import annotations
 
+from ..analyzer.flow import calls_before
 from .base import ContextRule, Entry, RuleDoc
 
 ID = "ctx_async_signallers"
@@ -10,13 +11,19 @@ SIGNAL_APIS = ("dma_fence_signal", "dma_fence_signal_locked", "dma_fence_signal_
 # Registration kinds (rules/framework.py REGISTRATIONS) whose function runs asynchronously.
 KINDS = frozenset({"work", "kthread_work", "timer", "hrtimer", "tasklet", "irq", "irq_work"})
 SIGNAL_DEPTH = 4
+# A function that frees the object its work item is embedded in (a local set
+# from container_of) runs once; any other may run again for the next fence.
+FREE_APIS = frozenset({"kfree", "kvfree", "kfree_rcu", "kfree_sensitive", "kmem_cache_free"})
 
 DOC = RuleDoc(
     title="Asynchronous signallers: work items, irq handlers and timers that signal fences",
     finds="Functions registered with INIT_WORK, kthread_init_work, request_irq and its threaded "
           "and devm forms, timer_setup, tasklets or an hrtimer .function whose body reaches "
           "dma_fence_signal*(), such as a retire worker or a hang-recovery worker that "
-          "force-signals jobs.",
+          "force-signals jobs. All of such a function is checked, also after it signals: a "
+          "worker stuck there holds up its next run and the fences that run would signal. "
+          "The exception is a function that frees its own container (a release work): it runs "
+          "once, and what it does after its last signal holds up no fence.",
     why="Fences signalled from there signal only when that function gets through: it is on the "
         "signalling path of every fence it signals.",
     example="static void foo_retire_work(struct work_struct *w)\n{\n"
@@ -26,36 +33,61 @@ DOC = RuleDoc(
 )
 
 
-def _signals(program, fid: int) -> bool:
-    """Whether the function signals a fence itself or through its own helpers:
-    direct calls within its driver unit, at most SIGNAL_DEPTH calls deep.  A
-    function that reaches a signal only through the whole driver (resets,
-    teardown, ops tables) is not, by that alone, an asynchronous signaller."""
+def _signalling_calls(program, fid: int) -> set[int]:
+    """The calls through which the function signals a fence: itself or through
+    its own helpers (direct calls within its driver unit, at most SIGNAL_DEPTH
+    calls deep).  A function that reaches a signal only through the whole
+    driver (resets, teardown, ops tables) is not, by that alone, an
+    asynchronous signaller."""
     home = program.funcs[fid].unit
-    frontier = [fid]
-    seen = {fid}
-    for _ in range(SIGNAL_DEPTH):
-        nxt = []
-        for f in frontier:
-            fn = program.funcs[f].fn
-            for i, call in enumerate(fn.calls):
-                if call.callee in SIGNAL_APIS:
-                    return True
-                for g in program.call_targets(f, i):
-                    gf = program.funcs[g]
-                    if g not in seen and gf.fn.name == call.callee and gf.unit == home:
-                        seen.add(g)
-                        nxt.append(g)
-        frontier = nxt
-    return False
+    found = set()
+    for top, call in enumerate(program.funcs[fid].fn.calls):
+        if call.callee in SIGNAL_APIS:
+            found.add(top)
+            continue
+        frontier = [g for g in program.call_targets(fid, top)
+                    if program.funcs[g].fn.name == call.callee and program.funcs[g].unit == home]
+        seen = {fid, *frontier}
+        for _ in range(SIGNAL_DEPTH - 1):
+            if not frontier or top in found:
+                break
+            nxt = []
+            for f in frontier:
+                for i, c in enumerate(program.funcs[f].fn.calls):
+                    if c.callee in SIGNAL_APIS:
+                        found.add(top)
+                        break
+                    for g in program.call_targets(f, i):
+                        gf = program.funcs[g]
+                        if g not in seen and gf.fn.name == c.callee and gf.unit == home:
+                            seen.add(g)
+                            nxt.append(g)
+            frontier = nxt
+    return found
+
+
+def _runs_once(fn) -> bool:
+    containers = {name for name, (_, init) in fn.locals.items() if "container_of" in init}
+    return any(c.callee in FREE_APIS and any(a.strip() in containers for a in c.args) for c in fn.calls)
 
 
 def find(program, config) -> list:
     entries = []
     for r in program.registrations:
-        if r.kind in KINDS and _signals(program, r.fid):
-            entries.append(Entry(CONTEXT, r.fid, f"{r.kind} function registered with {r.api} and reaching "
-                                 "dma_fence_signal()", r.file, r.line))
+        if r.kind not in KINDS:
+            continue
+        signalling = _signalling_calls(program, r.fid)
+        if not signalling:
+            continue
+        fn = program.funcs[r.fid].fn
+        how = f"{r.kind} function registered with {r.api} and reaching dma_fence_signal()"
+        if _runs_once(fn):
+            # kfd_process_wq_release frees BOs once the eviction fence is signalled
+            before = calls_before(fn.body, signalling.__contains__)
+            entries.append(Entry(CONTEXT, r.fid, how + ", once (it frees its container)", r.file, r.line,
+                                 frozenset(before)))
+        else:
+            entries.append(Entry(CONTEXT, r.fid, how, r.file, r.line))
     return entries
 
 
