@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Check fencecheck against real kernels: ../shared/dev-cases.yaml on Debian's
-linux-source-6.1 (every case must be found) and 6.12 (every clean site must
-stay silent).
+"""Check fencecheck against real kernels: ../shared/dev-cases.yaml and
+docs/extra-cases.yaml on Debian's linux-source-6.1 (every case must be found)
+and 6.12 (every clean site must stay silent).
 
-    python scripts/check_dev_cases.py [--kernels ~/kernels] [--cases ../shared/dev-cases.yaml]
+    python scripts/check_dev_cases.py [--kernels ~/kernels] [--cases FILE...]
 
 Missing trees are fetched once with apt-get download (about 150 MB each) and
 unpacked under --kernels; nothing is written into the repository.  Not run by
@@ -52,12 +52,17 @@ def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernels", default=os.path.expanduser("~/kernels"))
-    ap.add_argument("--cases", default=os.path.join(here, "..", "..", "shared", "dev-cases.yaml"))
+    ap.add_argument("--cases", nargs="+", default=[os.path.join(here, "..", "..", "shared", "dev-cases.yaml"),
+                                                   os.path.join(here, "..", "docs", "extra-cases.yaml")])
     ap.add_argument("--scope", nargs="+", default=list(DEFAULT_SCOPE))
     ap.add_argument("-j", "--jobs", type=int, default=0)
     args = ap.parse_args()
-    with open(args.cases) as fh:
-        data = yaml.safe_load(fh)
+    data = {"cases": [], "clean": []}
+    for path in args.cases:
+        with open(path) as fh:
+            loaded = yaml.safe_load(fh)
+        data["cases"] += loaded.get("cases", [])
+        data["clean"] += loaded.get("clean", [])
     failures = 0
     results = {}
     for version in ("6.1", "6.12"):
