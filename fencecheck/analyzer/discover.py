@@ -69,9 +69,12 @@ def discover(paths: list[str], root: str) -> Discovery:
 
 def _walk(root: str, top: str, files: dict, skipped: list) -> None:
     seen_dirs: set[tuple[int, int]] = set()
-    stack = [top]
+    # (directory, whether its path is already real: no symlink on the way from
+    # the root, so the files in it need no realpath, which costs seconds on a tree)
+    top = os.path.normpath(top)
+    stack = [(top, os.path.realpath(top) == top)]
     while stack:
-        d = stack.pop()
+        d, d_is_real = stack.pop()
         try:
             st = os.stat(d)
         except OSError as e:
@@ -91,7 +94,8 @@ def _walk(root: str, top: str, files: dict, skipped: list) -> None:
             if entry.name in PRUNED_DIRS:
                 continue
             path = entry.path
-            if entry.is_symlink():
+            link = entry.is_symlink()
+            if link:
                 if not _inside(root, path):
                     if entry.name.endswith(SOURCE_SUFFIXES) or os.path.isdir(path):
                         skipped.append(Skipped(_rel(root, path), "symlink-outside-root"))
@@ -112,18 +116,19 @@ def _walk(root: str, top: str, files: dict, skipped: list) -> None:
             if is_dir:
                 if entry.name.endswith(SOURCE_SUFFIXES):
                     skipped.append(Skipped(_rel(root, path), "not-a-regular-file", "directory"))
-                subdirs.append(path)
+                subdirs.append((path, d_is_real and not link))
             elif entry.name.endswith(SOURCE_SUFFIXES):
-                _consider(root, path, files, skipped)
+                _consider(root, path, files, skipped, real=d_is_real and not link)
         stack.extend(reversed(subdirs))
 
 
-def _consider(root: str, path: str, files: dict, skipped: list, named: bool = False) -> None:
-    rel = _rel(root, path)
+def _consider(root: str, path: str, files: dict, skipped: list, named: bool = False, real: bool = False) -> None:
+    """``real``: the path is known to be the file's real path below the root."""
+    rel = path[len(root.rstrip(os.sep)) + 1:].replace(os.sep, "/") if real else _rel(root, path)
     if named and not path.endswith(SOURCE_SUFFIXES):
         skipped.append(Skipped(rel, "not-c-source"))
         return
-    if os.path.islink(path) and not _inside(root, path):
+    if not real and os.path.islink(path) and not _inside(root, path):
         skipped.append(Skipped(rel, "symlink-outside-root"))
         return
     try:
@@ -138,6 +143,9 @@ def _consider(root: str, path: str, files: dict, skipped: list, named: bool = Fa
         return
     # One entry per real file, named by its real path: a file reached through
     # several symlinks is scanned once, under the same name every time.
-    real = os.path.realpath(path)
-    real_rel = _rel(root, real)
-    files.setdefault(real_rel, SourceFile(real_rel, real))
+    if real:
+        files.setdefault(rel, SourceFile(rel, path))
+        return
+    real_path = os.path.realpath(path)
+    real_rel = _rel(root, real_path)
+    files.setdefault(real_rel, SourceFile(real_rel, real_path))

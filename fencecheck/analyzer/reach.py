@@ -28,6 +28,11 @@ class Step:
     function: str     # function the location is in
     text: str         # what happens there
 
+    # The result cache pickles millions of steps: a frozen slots dataclass
+    # would go through a Python __setstate__ per object, twice as slow.
+    def __reduce__(self):
+        return Step, (self.file, self.line, self.col, self.function, self.text)
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -42,6 +47,10 @@ class Finding:
     fix: str
     related: tuple[Step, ...] = ()   # held_lock: the other path, holding the lock across a sink
     lock: str = ""                   # held_lock: the lock class
+
+    def __reduce__(self):   # see Step.__reduce__
+        return Finding, (self.rule, self.context, self.entry, self.entry_how, self.sink, self.what, self.steps,
+                         self.primary, self.fix, self.related, self.lock)
 
     @property
     def location(self) -> Step:
