@@ -87,6 +87,17 @@ class Program:
         """Functions that call one of ``names`` or reach such a function."""
         return self.reaching_functions({fid for name in names for fid, _ in self.callers_by_name.get(name, ())})
 
+    def reachable_from(self, sources: set[int]) -> set[int]:
+        """``sources`` and every function they reach."""
+        found = set(sources)
+        stack = list(found)
+        while stack:
+            for succ in self.graph.successors(stack.pop()):
+                if succ not in found:
+                    found.add(succ)
+                    stack.append(succ)
+        return found
+
     def reaching_functions(self, targets: set[int]) -> set[int]:
         """``targets`` and every function that reaches one of them."""
         found = set(targets)

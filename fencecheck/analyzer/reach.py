@@ -98,20 +98,36 @@ MAX_SINKS_BELOW = 16
 MAX_FUNCTIONS_BELOW = 500
 
 
-def follow_small_wrappers(program: Program, summary: RuleSummary) -> None:
-    """Let walks continue through wrapper and parameter sites with few sinks below."""
+def follow_small_wrappers(program: Program, summary: RuleSummary, reachable: set[int]) -> None:
+    """Let walks continue through wrapper and parameter sites with few sinks
+    below, among the functions ``reachable`` from a context entry.  A helper's
+    sinks are counted through the helpers below it, as a walk that follows
+    them all would report them; every site is judged before any is changed."""
+    expanded: dict[int, dict[int, int]] = {}
+
+    def following_all(fid: int) -> dict[int, int]:
+        actions = expanded.get(fid)
+        if actions is None:
+            actions = {idx: act | FOLLOW_HOME if act & REPORT and summary.sites[(fid, idx)].kind != "api" else act
+                       for idx, act in summary.stops.get(fid, NO_ACTIONS).items()}
+            expanded[fid] = actions
+        return actions
     small: dict[int, bool] = {}
+    followed = []
     for (fid, idx), site in summary.sites.items():
-        if site.kind == "api" or site.callee < 0:
+        if site.kind == "api" or site.callee < 0 or fid not in reachable:
             continue
         g = site.callee
         if g not in small:
-            small[g] = _few_sinks_below(program, summary, g)
+            small[g] = _few_sinks_below(program, summary, g, following_all)
         if small[g]:
-            summary.stops[fid][idx] |= FOLLOW_HOME
+            followed.append((fid, idx))
+    for fid, idx in followed:
+        summary.stops[fid][idx] |= FOLLOW_HOME
 
 
-def _few_sinks_below(program: Program, summary: RuleSummary, fid: int) -> bool:
+def _few_sinks_below(program: Program, summary: RuleSummary, fid: int,
+                     actions: Callable[[int], dict[int, int]]) -> bool:
     visited: set[int] = set()
     truncated = False
 
@@ -128,7 +144,7 @@ def _few_sinks_below(program: Program, summary: RuleSummary, fid: int) -> bool:
     f = program.funcs[fid]
     start = Entry("signalling", fid, "", f.file, f.fn.line)
     sites = set()
-    for site_fid, site_idx, _ in walk(program, start, lambda g: summary.stops.get(g, NO_ACTIONS), keep):
+    for site_fid, site_idx, _ in walk(program, start, actions, keep):
         sites.add((site_fid, site_idx))
         if len(sites) > MAX_SINKS_BELOW:
             return False
@@ -137,8 +153,9 @@ def _few_sinks_below(program: Program, summary: RuleSummary, fid: int) -> bool:
 
 def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> list[Finding]:
     findings: dict[tuple[str, int, int, int], Finding] = {}
+    reachable = program.reachable_from({e.fid for e in entries})
     for summary in summaries:
-        follow_small_wrappers(program, summary)
+        follow_small_wrappers(program, summary, reachable)
     for entry in entries:
         entry_file = program.funcs[entry.fid].file
         for summary in summaries:
