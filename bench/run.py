@@ -59,8 +59,13 @@ def timed(cmd: list[str], cwd: str) -> tuple[float, float]:
 
 
 def digest(path: str) -> str:
+    # Streamed: a whole tree's JSON is 0.9 GB, and a child forked from a big
+    # process starts with that process's peak RSS in its own.
+    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def floor_cmd(scope: str, jobs: int) -> list[str]:
