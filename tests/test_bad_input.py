@@ -57,6 +57,21 @@ def test_unreadable_file(tree):
     assert reasons(scan(["drivers"], root, Config(), jobs=1))["drivers/gpu/drm/ok/secret.c"] == "unreadable"
 
 
+def test_permission_denied_while_reading(tree, monkeypatch):
+    """What root cannot see with chmod (CI runs as root): open() failing with EACCES."""
+    root = tree({**GOOD, "drivers/gpu/drm/ok/secret.c": "void s(void) { }\n"})
+    real_open = os.open
+
+    def deny_secret(path, flags, *args, **kwargs):
+        if str(path).endswith("secret.c"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(os, "open", deny_secret)
+    result = scan(["drivers"], root, Config(), jobs=1)
+    assert reasons(result)["drivers/gpu/drm/ok/secret.c"] == "unreadable"
+    assert [f.entry for f in result.findings] == ["ok_run"]      # the scan went on
+
+
 def test_file_deleted_after_discovery(tree, monkeypatch):
     root = tree({**GOOD, "drivers/gpu/drm/ok/gone.c": "void g(void) { }\n"})
     real = pipeline.discover
