@@ -89,25 +89,11 @@ class Program:
 
     def reachable_from(self, sources: set[int]) -> set[int]:
         """``sources`` and every function they reach."""
-        found = set(sources)
-        stack = list(found)
-        while stack:
-            for succ in self.graph.successors(stack.pop()):
-                if succ not in found:
-                    found.add(succ)
-                    stack.append(succ)
-        return found
+        return _closure(sources, self.graph.successors)
 
     def reaching_functions(self, targets: set[int]) -> set[int]:
         """``targets`` and every function that reaches one of them."""
-        found = set(targets)
-        stack = list(found)
-        while stack:
-            for pred in self.graph.predecessors(stack.pop()):
-                if pred not in found:
-                    found.add(pred)
-                    stack.append(pred)
-        return found
+        return _closure(targets, self.graph.predecessors)
 
     def call(self, fid: int, idx: int) -> Call:
         return self.funcs[fid].fn.calls[idx]
@@ -126,6 +112,17 @@ class Program:
     def describe(self, fid: int) -> str:
         f = self.funcs[fid]
         return f"{f.fn.name} ({f.file}:{f.fn.line})"
+
+
+def _closure(start: set[int], neighbours) -> set[int]:
+    found = set(start)
+    stack = list(found)
+    while stack:
+        for nxt in neighbours(stack.pop()):
+            if nxt not in found:
+                found.add(nxt)
+                stack.append(nxt)
+    return found
 
 
 def tree_relative(path: str) -> str:
