@@ -374,8 +374,8 @@ class _FunctionWalker:
                 self.expr(right, branch, depth + 1)
             if branch:
                 out.append(["cond", branch])
-        elif t == "cast_expression" and _call_shaped_type(node.child_by_field_name("type")) is not None:
-            self.type_read_call(*_call_shaped_type(node.child_by_field_name("type")), out, depth)
+        elif t == "cast_expression" and (misread := _call_shaped_type(node.child_by_field_name("type"))):
+            self.type_read_call(*misread, out, depth)
             value = node.child_by_field_name("value")
             if value is not None:
                 self.expr(value, out, depth + 1)

@@ -88,7 +88,6 @@ class RuleSummary:
             cur = nxt
         return chain
 
-
     def shown_by(self, fid: int, idx: int, program: Program) -> set[tuple[int, int]]:
         """Sites whose sink this site's finding already shows: below a wrapper,
         the site every definition it calls always reaches, down the chain;

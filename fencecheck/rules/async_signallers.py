@@ -33,37 +33,36 @@ DOC = RuleDoc(
 )
 
 
-def _signalling_calls(program, fid: int) -> set[int]:
+def _signalling_calls(program, fid: int, memo: dict[tuple[int, int], bool]) -> set[int]:
     """The calls through which the function signals a fence: itself or through
     its own helpers (direct calls within its driver unit, at most SIGNAL_DEPTH
     calls deep).  A function that reaches a signal only through the whole
     driver (resets, teardown, ops tables) is not, by that alone, an
-    asynchronous signaller."""
+    asynchronous signaller.  ``memo`` is shared by all registrations."""
+
+    def signals_within(f: int, levels: int) -> bool:
+        """Whether f, or its helpers fewer than ``levels`` calls below it, signal."""
+        known = memo.get((f, levels))
+        if known is None:
+            known = any(c.callee in SIGNAL_APIS for c in program.funcs[f].fn.calls) or levels > 1 and any(
+                signals_within(g, levels - 1) for g in _own_helpers(program, f))
+            memo[(f, levels)] = known
+        return known
+
+    return {i for i, call in enumerate(program.funcs[fid].fn.calls)
+            if call.callee in SIGNAL_APIS
+            or any(signals_within(g, SIGNAL_DEPTH - 1) for g in _own_helpers(program, fid, i))}
+
+
+def _own_helpers(program, fid: int, only: int | None = None):
+    """Functions that ``fid`` (or its call ``only``) calls by name within its own driver unit."""
     home = program.funcs[fid].unit
-    found = set()
-    for top, call in enumerate(program.funcs[fid].fn.calls):
-        if call.callee in SIGNAL_APIS:
-            found.add(top)
-            continue
-        frontier = [g for g in program.call_targets(fid, top)
-                    if program.funcs[g].fn.name == call.callee and program.funcs[g].unit == home]
-        seen = {fid, *frontier}
-        for _ in range(SIGNAL_DEPTH - 1):
-            if not frontier or top in found:
-                break
-            nxt = []
-            for f in frontier:
-                for i, c in enumerate(program.funcs[f].fn.calls):
-                    if c.callee in SIGNAL_APIS:
-                        found.add(top)
-                        break
-                    for g in program.call_targets(f, i):
-                        gf = program.funcs[g]
-                        if g not in seen and gf.fn.name == c.callee and gf.unit == home:
-                            seen.add(g)
-                            nxt.append(g)
-            frontier = nxt
-    return found
+    calls = program.funcs[fid].fn.calls
+    for i in (range(len(calls)) if only is None else (only,)):
+        for g in program.call_targets(fid, i):
+            gf = program.funcs[g]
+            if gf.fn.name == calls[i].callee and gf.unit == home:
+                yield g
 
 
 def _runs_once(fn) -> bool:
@@ -73,10 +72,11 @@ def _runs_once(fn) -> bool:
 
 def find(program, config) -> list:
     entries = []
+    memo: dict[tuple[int, int], bool] = {}
     for r in program.registrations:
         if r.kind not in KINDS:
             continue
-        signalling = _signalling_calls(program, r.fid)
+        signalling = _signalling_calls(program, r.fid, memo)
         if not signalling:
             continue
         fn = program.funcs[r.fid].fn
