@@ -1,6 +1,7 @@
 """Facts cache and changed-files mode: same answers, corrupt caches rebuilt, not trusted."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -101,6 +102,29 @@ def test_unchanged_tree_is_answered_from_the_result_cache(tree, tmp_path, monkey
 
     with pytest.raises(AssertionError, match="analyse"):
         scan(["drivers"], root, Config(disable=("held_lock",)), jobs=1, cache_dir=cache_dir)
+
+
+def test_edited_rule_reuses_the_facts(tree, tmp_path, monkeypatch):
+    """A rule or engine edit (or an upgrade) redoes the analysis, not the parsing."""
+    from fencecheck.analyzer import cache, pipeline
+    root = tree(DRIVER)
+    cache_dir = str(tmp_path / "cache")
+    cold = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    edited = str(tmp_path / "package")
+    shutil.copytree(cache.PACKAGE, edited, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(os.path.join(edited, "rules", "reclaim_alloc.py"), "a") as fh:
+        fh.write("# edited\n")
+    monkeypatch.setattr(cache, "PACKAGE", edited)
+    cache.code_version.cache_clear()
+    try:
+        forbid(monkeypatch, "extract_source")
+        real_analyse = pipeline.analyse
+        analysed = []
+        monkeypatch.setattr(pipeline, "analyse", lambda *a: analysed.append(1) or real_analyse(*a))
+        warm = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    finally:
+        cache.code_version.cache_clear()
+    assert analysed and findings(warm) == findings(cold) and len(cold.findings) == 1
 
 
 def test_scanning_part_of_the_tree_keeps_the_rest_cached(tree, tmp_path, monkeypatch):

@@ -3,8 +3,6 @@ bound far above what it takes here (measured times in the comments), so only a
 change in complexity class fails it."""
 import time
 
-import pytest
-
 from fencecheck.analyzer.config import Config
 from fencecheck.analyzer.extract import extract_source
 from fencecheck.analyzer.pipeline import scan
@@ -50,7 +48,7 @@ def test_10000_deep_call_chain_and_recursion_across_files(tree):   # 11 s here, 
 
 
 def test_name_defined_500_times(tree):   # 0.14 s here
-    files = {f"drivers/gpu/drm/many/m{i}.c": f"void dup(int x) {{ kmalloc(8, GFP_KERNEL); }}\n" for i in range(500)}
+    files = {f"drivers/gpu/drm/many/m{i}.c": "void dup(int x) { kmalloc(8, GFP_KERNEL); }\n" for i in range(500)}
     files["drivers/gpu/drm/many/ops.c"] = "void f0(int x) { dup(x); }\n" + RUN_JOB
     result, took = timed(lambda: scan(["drivers"], tree(files), Config(), jobs=1))
     (f0,) = result.program.by_name["f0"]

@@ -37,9 +37,10 @@ PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @functools.lru_cache(maxsize=None)
 def code_version(which: str) -> str:
-    """Hash of the code that produced a cache file: "facts" or "results".
-    Editing the extractor or a rule invalidates what it wrote, release or not."""
-    if which == "facts":
+    """Hash of the code that produced a cache file: "facts", "index" or "results".
+    Editing the extractor or a rule invalidates what it wrote, release or not;
+    the index of content hashes goes with the facts, so a rule edit re-parses nothing."""
+    if which in ("facts", "index"):
         names = FACTS_CODE
     else:
         names = sorted(os.path.relpath(os.path.join(d, f), PACKAGE).replace(os.sep, "/")

@@ -18,8 +18,10 @@ Resolution rules (README "How calls are resolved" says the same):
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
@@ -66,8 +68,8 @@ class Registration:
 class Program:
     funcs: list[FuncRef]
     graph: nx.DiGraph                       # nodes: function ids; edges carry no data
-    # (function id, call index) -> resolved target function ids
-    targets: dict[tuple[int, int], tuple[int, ...]]
+    # function id -> {call index: resolved target function ids}, in call order
+    targets: list[dict[int, tuple[int, ...]]]
     bound: dict[tuple[str, str], list[BoundFunction]]
     registrations: list[Registration]
     by_name: dict[str, list[int]]
@@ -79,9 +81,24 @@ class Program:
     # struct type of a receiver chain, in a function of a file ("" if unknown)
     type_of: Callable[[tuple, "FuncRef | None", str], str] = lambda chain, fref, file: ""
     takes_callbacks: set[int] = field(init=False)   # functions with param_calls
+    # per function id, for the walks' inner loop
+    units: list[str] = field(init=False)
+    names: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.takes_callbacks = {fid for fid, _ in self.param_calls}
+        self.units = [sys.intern(f.unit) for f in self.funcs]   # compared by identity in the walks
+        self.names = [f.fn.name for f in self.funcs]
+
+    @functools.cached_property
+    def callers(self) -> dict[int, set[int]]:
+        """Function id -> the functions whose calls resolve to it (param-call candidates not included)."""
+        callers: dict[int, set[int]] = defaultdict(set)
+        for fid, calls in enumerate(self.targets):
+            for found in calls.values():
+                for t in found:
+                    callers[t].add(fid)
+        return callers
 
     def reaching(self, names) -> set[int]:
         """Functions that call one of ``names`` or reach such a function."""
@@ -99,7 +116,7 @@ class Program:
         return self.funcs[fid].fn.calls[idx]
 
     def call_targets(self, fid: int, idx: int) -> tuple[int, ...]:
-        return self.targets.get((fid, idx), ())
+        return self.targets[fid].get(idx, ())
 
     def passed_function(self, caller: int, call_idx: int, param: int) -> tuple[int, ...]:
         """Functions a specific call passes for a function-pointer parameter."""
@@ -375,7 +392,7 @@ class Linker:
 
         graph = nx.DiGraph()
         graph.add_nodes_from(range(len(self.funcs)))
-        targets: dict[tuple[int, int], tuple[int, ...]] = {}
+        targets: list[dict[int, tuple[int, ...]]] = [{} for _ in self.funcs]
         callers_by_name: dict[str, list[tuple[int, int]]] = defaultdict(list)
         param_callbacks: list[tuple[int, int, int]] = []   # (fid, call idx, param index)
         field_of_param: list[tuple[int, int, str]] = []
@@ -416,7 +433,7 @@ class Linker:
                 elif c.array:
                     found = tuple(dict.fromkeys(array_init.get((fref.file, c.array), ())))
                 if found:
-                    targets[(fref.id, idx)] = found
+                    targets[fref.id][idx] = found
                     graph.add_edges_from((fref.id, t) for t in found)
             for c in fn.calls:
                 reg = framework.REGISTRATIONS.get(c.callee)
@@ -457,7 +474,7 @@ class Linker:
         for fid, idx, fname in field_of_param:
             passed = tuple(sorted(stored_fields.get((self.funcs[fid].unit, fname), ())))
             if passed:
-                targets[(fid, idx)] = passed
+                targets[fid][idx] = passed
                 graph.add_edges_from((fid, t) for t in passed)
 
         # Waiting for a work item runs its function (flush_work & co).
@@ -473,9 +490,12 @@ class Linker:
                 key = self.member_key(c.args[arg_i], fref)
                 found = tuple(dict.fromkeys(work_by_field.get((fref.unit, key), ()))) if key else ()
                 if found:
-                    targets[(fref.id, idx)] = targets.get((fref.id, idx), ()) + found
+                    targets[fref.id][idx] = targets[fref.id].get(idx, ()) + found
                     graph.add_edges_from((fref.id, t) for t in found)
 
+        # in call order, which the walks rely on for their order of visits
+        targets = [calls if not calls or list(calls) == sorted(calls) else dict(sorted(calls.items()))
+                   for calls in targets]
         return Program(self.funcs, graph, targets, dict(bound), registrations, dict(self.by_name),
                        dict(callers_by_name), param_calls, self.file_facts, self.resolve_name,
                        self.type_of_chain)

@@ -151,11 +151,17 @@ def _few_sinks_below(program: Program, summary: RuleSummary, fid: int,
     return not truncated
 
 
-def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> list[Finding]:
-    findings: dict[tuple[str, int, int, int], Finding] = {}
+def prepare_walks(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> None:
+    """Decide, once for all walks (find_paths, held_lock's holder search),
+    which wrapper sites they go on through."""
     reachable = program.reachable_from({e.fid for e in entries})
     for summary in summaries:
         follow_small_wrappers(program, summary, reachable)
+
+
+def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> list[Finding]:
+    """The findings of every entry; prepare_walks() must have run."""
+    findings: dict[tuple[str, int, int, int], Finding] = {}
     for entry in entries:
         entry_file = program.funcs[entry.fid].file
         for summary in summaries:
@@ -197,38 +203,40 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
     """
     funcs = program.funcs
     targets_of = program.targets
+    units, names = program.units, program.names
     param_calls = program.param_calls
     takes_callbacks = program.takes_callbacks
-    home = funcs[entry.fid].unit
+    home = units[entry.fid]
     start = (entry.fid, -1, -1)
     parent: dict[tuple[int, int, int], tuple[tuple[int, int, int], int] | None] = {start: None}
     queue = deque([start])
     while queue and (limit is None or len(parent) <= limit):
         state = queue.popleft()
         fid = state[0]
-        calls = funcs[fid].fn.calls
         special = actions(fid)
         only = entry.calls if fid == entry.fid else None
+        # Reports first: they depend only on how this state was reached.
+        if special:
+            for idx in sorted(special):
+                if special[idx] & REPORT and (only is None or idx in only):
+                    yield fid, idx, _hops(parent, state)
+        fn_targets = targets_of[fid]
         calls_back = fid in takes_callbacks
-        for idx in range(len(calls)):
+        # Only calls with targets lead on; a function calling through a
+        # parameter finds its targets per caller.
+        for idx, targets in (_with_targets(fn_targets, len(funcs[fid].fn.calls)) if calls_back
+                             else fn_targets.items()):
             if only is not None and idx not in only:
                 continue
             action = special.get(idx, FOLLOW) if special else FOLLOW
-            if action & REPORT:
-                yield fid, idx, _hops(parent, state)
             if not action & (FOLLOW | FOLLOW_HOME):
                 continue
             pidx = param_calls.get((fid, idx)) if calls_back else None
             if pidx is not None:
                 targets = program.passed_function(state[1], state[2], pidx) if state[1] >= 0 else ()
-            else:
-                targets = targets_of.get((fid, idx), ())
-            if not targets:
-                continue
-            callee = calls[idx].callee
             anywhere = action & FOLLOW
             for g in targets:
-                if funcs[g].unit != home and (not anywhere or pidx is None and funcs[g].fn.name != callee):
+                if units[g] != home and (not anywhere or pidx is None and names[g] != funcs[fid].fn.calls[idx].callee):
                     continue
                 if not keep(g):
                     continue
@@ -236,6 +244,11 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
                 if nxt not in parent:
                     parent[nxt] = (state, idx)
                     queue.append(nxt)
+
+
+def _with_targets(fn_targets: dict[int, tuple[int, ...]], n_calls: int):
+    """Every call of a function, with its targets (none for a parameter call)."""
+    return ((idx, fn_targets.get(idx, ())) for idx in range(n_calls))
 
 
 def sink_walk(program: Program, entry: Entry, summary: RuleSummary, limit: int | None = None):

@@ -128,6 +128,7 @@ def _param_passed(summary: RuleSummary, program: Program, fid: int, idx: int, ca
 def summarize(program: Program, rule: SinkRule) -> RuleSummary:
     s = RuleSummary(rule)
     funcs = program.funcs
+    targets_of = program.targets
     match_cache: dict[str, bool] = {}
 
     def api_verdict(fid: int, idx: int):
@@ -155,10 +156,7 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                                         lambda i, b=body: b[i].callee in closes)
                 s.exempt.setdefault(fid, set()).update(inside)
 
-    callers: dict[int, set[int]] = defaultdict(set)
-    for (fid, _), targets in program.targets.items():
-        for t in targets:
-            callers[t].add(fid)
+    callers = program.callers
 
     def add_param(fid: int, index: int, sink: ParamSink) -> bool:
         flows = s.params[fid]
@@ -184,7 +182,7 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                 elif isinstance(verdict, ParamFlow):
                     changed |= add_param(fid, verdict.index, ParamSink(idx))
                 continue
-            for g in program.targets.get((fid, idx), ()):
+            for g in targets_of[fid].get(idx, ()):
                 # "always reaches" is only trusted through a plain call of that very
                 # function, not through ops tables or framework hops.
                 if g in s.always and funcs[g].fn.name == call.callee:
