@@ -87,7 +87,8 @@ class Program:
 
     def __post_init__(self) -> None:
         self.takes_callbacks = {fid for fid, _ in self.param_calls}
-        self.units = [sys.intern(f.unit) for f in self.funcs]   # compared by identity in the walks
+        # interned: equal units are one object, which `!=` in the walks sees at once
+        self.units = [sys.intern(f.unit) for f in self.funcs]
         self.names = [f.fn.name for f in self.funcs]
 
     @functools.cached_property

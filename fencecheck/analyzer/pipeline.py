@@ -225,7 +225,8 @@ def _side_by_side(forked_task, own_task, work: tuple):
 
 def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_factory=None,
          cache_dir: str | None = None) -> ScanResult:
-    """Scan ``paths`` under ``root``; ``cache_dir`` None means no cache."""
+    """Scan ``paths`` under ``root``; ``cache_dir`` None means no cache; ``jobs`` 0: all cores."""
+    jobs = jobs or os.cpu_count() or 1
     stats = ScanStats()
     found: Discovery = discover(paths, root)
     stats.files_discovered = len(found.files)
@@ -243,10 +244,10 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
                 cached.stats.notes = list(cache.notes)
                 return cached
         progress = progress_factory(len(found.files)) if progress_factory else None
-        results = extract_all(found.files, jobs or os.cpu_count() or 1, cache, progress, check)
+        results = extract_all(found.files, jobs, cache, progress, check)
         cache.save()
         stats.notes.extend(cache.notes)
-        result = _finish(found, results, config, stats, jobs or os.cpu_count() or 1)
+        result = _finish(found, results, config, stats, jobs)
         # A file that could not be read may be readable next time with the
         # same content: such a result is not worth keeping.
         if cache.directory and not any(s.reason in UNSTABLE_SKIPS for s in result.skipped):
