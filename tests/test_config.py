@@ -17,6 +17,9 @@ def test_wrong_type_and_unknown_rule():
         parse({"sinks": {"no_such_rule": ["x"]}}, "x.toml")
     with pytest.raises(ConfigError, match="unknown context"):
         parse({"entries": [{"function": "f", "context": "irq"}]}, "x.toml")
+    with pytest.raises(ConfigError, match="arch"):
+        parse({"arch": "arch/arm64"}, "x.toml")
+    assert parse({"arch": "arm64"}, "x.toml").arch == "arm64"
 
 
 def test_pyproject_and_dotfile(tmp_path):

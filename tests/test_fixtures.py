@@ -61,6 +61,15 @@ MANIFEST = {
     _GPU + "lockinv/lockinv_sched.c": "held_lock: locks taken on the signalling path",
     _GPU + "lockinv/lockinv_ioctl.c": "held_lock: the other paths, holding those locks across sinks (or not)",
     _MISC + "fakeaccel/fakeaccel_mem.c": "fence waits in shrinker / mmu notifier outside drivers/gpu",
+    # one kernel build: an architecture's definitions and a host program's shim
+    _GPU + "fakearch/fakearch_job.c": "run_job calling per-architecture helpers and a slab helper a tools/ shim "
+                                      "defines again",
+    "fixtures/arch/x86/mm/fakearch_cache.c": "x86's helper: no allocation",
+    "fixtures/arch/arm64/mm/fakearch_cache.c": "arm64's helper (allocates) and an arm64-only one",
+    "fixtures/arch/x86/include/asm/fakearch_cache.h": "x86's static inline barrier",
+    "fixtures/arch/arm64/include/asm/fakearch_cache.h": "arm64's static inline barrier (allocates)",
+    "fixtures/mm/fakearch_slab.c": "the kernel's slab helper: no allocation",
+    "fixtures/tools/testing/shared/fakearch_slab.c": "the userspace shim's slab helper (allocates)",
 }
 
 _MARKER = re.compile(r"/\*\s*expect:\s*(.*?)\s*\*/")
@@ -180,3 +189,18 @@ def test_walks_side_by_side_are_identical(result, monkeypatch):
     assert {f.rule for f in result.findings} >= {"held_lock", "reclaim_alloc"}
     assert [(_key(f), f.entry, f.steps, f.related) for f in side_by_side.findings] == \
         [(_key(f), f.entry, f.steps, f.related) for f in result.findings]
+
+
+def test_common_code_calls_the_configured_architecture(result):
+    """arch = "arm64": run_job reaches arm64's allocating barrier and flush
+    instead of x86's; a host program's shim is never linked in."""
+    arm64 = scan([FIXTURES], root=ROOT, config=Config(arch="arm64"), jobs=1)
+    job = _GPU + "fakearch/fakearch_job.c"
+    with open(os.path.join(ROOT, job), encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    calls = [n for n, text in enumerate(lines, 1) if "fakearch_barrier()" in text or "fakearch_flush_range(job" in text]
+    assert len(calls) == 2
+    extra = Counter(_key(f) for f in arm64.findings) - Counter(_key(f) for f in result.findings)
+    assert sorted(extra) == [(job, n, "reclaim_alloc") for n in calls]
+    for found in (result, arm64):
+        assert not [s for f in found.findings for s in f.steps + f.related if "/tools/" in s.file]

@@ -14,6 +14,7 @@ except ModuleNotFoundError:    # Python 3.10
     import tomli as tomllib
 
 from ..rules.base import CONTEXTS
+from ..rules.framework import DEFAULT_ARCH
 
 
 class ConfigError(Exception):
@@ -53,10 +54,11 @@ class Config:
     queue: tuple[str, ...] = ()         # extra helpers that queue a job
     disable: tuple[str, ...] = ()       # rule ids not to run
     suppress: tuple[Suppression, ...] = ()
+    arch: str = DEFAULT_ARCH  # the architecture whose arch/ code common code calls
 
 
 SINK_IDS = ("resv_lock", "reclaim_alloc", "fence_wait", "user_fault")
-_TOP_KEYS = {"entries", "ops", "sinks", "publish", "queue", "disable", "suppress"}
+_TOP_KEYS = {"entries", "ops", "sinks", "publish", "queue", "disable", "suppress", "arch"}
 
 
 def _expect(cond: bool, where: str, msg: str) -> None:
@@ -135,9 +137,12 @@ def parse(data: dict, source: str) -> Config:
         _expect(isinstance(item.get("path", ""), str), f"{where}.path", "expected a string")
         _expect(item["rule"] in known, f"{where}.rule", f"unknown rule id {item['rule']!r}")
         suppressions.append(Suppression(item["rule"], item["function"], item["reason"], item.get("path", "")))
+    arch = data.get("arch", DEFAULT_ARCH)
+    _expect(isinstance(arch, str) and arch.isidentifier(), f"{source}: arch",
+            "expected a directory name under arch/, such as \"x86\" or \"arm64\"")
     return Config(source, tuple(entries), tuple(ops), sinks,
                   _str_list(data.get("publish", []), f"{source}: publish"),
-                  _str_list(data.get("queue", []), f"{source}: queue"), disable, tuple(suppressions))
+                  _str_list(data.get("queue", []), f"{source}: queue"), disable, tuple(suppressions), arch)
 
 
 def load(root: str, explicit: str | None = None) -> Config:

@@ -4,7 +4,9 @@ Resolution rules (README "How calls are resolved" says the same):
 * a direct call resolves to a static function of the caller's own file, else
   to every non-static definition of that name, else to static (inline)
   definitions in headers: the one the caller's includes reach when several
-  exist, all of them when the includes do not tell;
+  exist, all of them when the includes do not tell; in each case only to
+  definitions the caller's build can link (build_of: common code, one
+  architecture, a host program);
 * a call through a struct field resolves to the functions bound to that field
   of the receiver's struct type (inferred from declarations) -- those of the
   caller's driver unit when it has any, else all of them; when the type is not
@@ -164,6 +166,23 @@ def unit_of(path: str, patterns=framework.UNIT_PATTERNS) -> str:
     return lead + "/".join(parts)
 
 
+def build_of(path: str) -> str:
+    """What a file is built into: "" (every kernel), "arch/<name>" (kernels of
+    one architecture) or a host program directory ("tools", "scripts")."""
+    parts = tree_relative(path).split("/")
+    if len(parts) > 2 and parts[0] == "arch":
+        return "arch/" + parts[1]
+    if len(parts) > 1 and parts[0] in framework.HOST_DIRS:
+        return parts[0]
+    return ""
+
+
+def _fallback_rank(build: str) -> tuple[int, str]:
+    name = build[len("arch/"):]
+    order = framework.FALLBACK_ARCHES
+    return (order.index(name) if name in order else len(order), name)
+
+
 class _Types:
     """Struct field types and typedefs merged over every scanned file."""
 
@@ -192,8 +211,9 @@ class _Types:
 
 
 class Linker:
-    def __init__(self, files: list[FileFacts], hop_overrides: dict | None = None):
+    def __init__(self, files: list[FileFacts], arch: str = framework.DEFAULT_ARCH):
         self.files = sorted(files, key=lambda f: f.path)
+        self.arch = "arch/" + arch
         self.types = _Types(self.files)
         self.funcs: list[FuncRef] = []
         self.by_name: dict[str, list[int]] = defaultdict(list)
@@ -202,8 +222,9 @@ class Linker:
         self.global_defs: dict[str, list[int]] = defaultdict(list)
         self.file_facts = {f.path: f for f in self.files}
         self.ops_hops = dict(framework.OPS_HOPS)
-        if hop_overrides:
-            self.ops_hops.update(hop_overrides)
+        self.builds: list[str] = []                  # per function id: build_of its file
+        self.file_builds: dict[str, str] = {}
+        self._linkable_cache: dict[tuple[str, str, bool], tuple[int, ...]] = {}
         self._nearest_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self._headers_by_suffix: dict[str, list[str]] = defaultdict(list)
         for f in self.files:
@@ -216,9 +237,11 @@ class Linker:
     def index(self) -> None:
         for facts in self.files:
             unit = unit_of(facts.path)
+            build = self.file_builds[facts.path] = build_of(facts.path)
             for fn in facts.functions:
                 fid = len(self.funcs)
                 self.funcs.append(FuncRef(fid, facts.path, unit, fn))
+                self.builds.append(build)
                 self.by_name[fn.name].append(fid)
                 if fn.static:
                     if facts.path.endswith(".h"):
@@ -237,15 +260,44 @@ class Linker:
         own = self.static_in_file.get((caller_file, name))
         if own is not None:
             return (own,)
-        defs = self.global_defs.get(name)
-        if defs:
-            return tuple(defs)
-        statics = self.header_statics.get(name)
-        if not statics:
+        build = self.file_builds.get(caller_file)
+        if build is None:
+            build = self.file_builds[caller_file] = build_of(caller_file)
+        # What the caller's build links; another architecture's definitions
+        # only when it links none.
+        for fallback in (False, True):
+            found = self._linkable(name, self.global_defs.get(name, ()), build, fallback)
+            if found:
+                return found
+            statics = self._linkable(name + "()", self.header_statics.get(name, ()), build, fallback)
+            if len(statics) > 1:
+                return self._nearest_headers(statics, caller_file)
+            if statics:
+                return statics
+        return ()
+
+    def _linkable(self, key: str, defs: list[int], build: str, fallback: bool) -> tuple[int, ...]:
+        """The definitions among ``defs`` that code of ``build`` calls; with
+        ``fallback``, those of the first other architecture that has any."""
+        if not defs:
             return ()
-        if len(statics) == 1:
-            return (statics[0],)
-        return self._nearest_headers(statics, caller_file)
+        builds = self.builds
+        if not build and all(not builds[d] for d in defs):
+            return () if fallback else tuple(defs)    # the common case: common code calling common code
+        cached = self._linkable_cache.get((key, build, fallback))
+        if cached is not None:
+            return cached
+        if not fallback:
+            linked = (build,) if build in framework.HOST_DIRS else ("", build or self.arch)
+            found = tuple(d for d in defs if builds[d] in linked)
+        elif build:
+            found = ()      # host programs and architectures fall back on nothing
+        else:
+            arches = {builds[d] for d in defs if builds[d].startswith("arch/")}
+            first = min(arches, key=_fallback_rank, default=None)
+            found = tuple(d for d in defs if builds[d] == first) if first else ()
+        self._linkable_cache[(key, build, fallback)] = found
+        return found
 
     def _nearest_headers(self, statics: list[int], caller_file: str) -> tuple[int, ...]:
         """Among same-name header statics: those the caller includes directly,
@@ -564,5 +616,5 @@ def _is_test_code(path: str) -> bool:
     return any(marker in name for marker in framework.TEST_CODE)
 
 
-def link(files: list[FileFacts], hop_overrides: dict | None = None) -> Program:
-    return Linker(files, hop_overrides).link()
+def link(files: list[FileFacts], arch: str = framework.DEFAULT_ARCH) -> Program:
+    return Linker(files, arch).link()

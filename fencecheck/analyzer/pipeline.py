@@ -181,7 +181,7 @@ def extract_all(files: list[SourceFile], jobs: int, cache: FactsCache | None = N
 
 def analyse(facts: list[FileFacts], config: Config, jobs: int = 1) -> tuple[list[Finding], Program, int]:
     """Link, mark contexts and sinks, and find the forbidden paths."""
-    program = link(facts)
+    program = link(facts, config.arch)
     entries = []
     for ctx_rule in rule_registry.context_rules(config):
         entries.extend(ctx_rule.find(program, config))

@@ -17,6 +17,8 @@ UNIT_PATTERNS = (
     "drivers/*",
     "include/*",
     "sound/*/*",
+    "tools/*",
+    "scripts/*",
     "*",
 )
 
@@ -24,7 +26,21 @@ UNIT_PATTERNS = (
 # UNIT_PATTERNS and path prefixes from the first of these it contains, so a
 # tree scanned from above its root (or the bundled fixtures) works the same.
 KERNEL_TOP_DIRS = ("drivers", "include", "sound", "arch", "fs", "kernel", "mm", "net", "lib",
-                   "block", "crypto", "security", "virt", "samples")
+                   "block", "crypto", "security", "virt", "samples", "tools", "scripts")
+
+# One kernel is built for one architecture, and host programs (tools/: perf,
+# selftests, the userspace shims of kernel APIs in tools/testing; scripts/)
+# are never linked into it.  A call by name resolves only to definitions the
+# caller's build can link: kernel code never to a host program's, a host
+# program only to its own directory's, one architecture's code never to
+# another's.  Common code sees the configured architecture's definitions
+# (DEFAULT_ARCH, or `arch` in the config); when neither common code nor that
+# architecture defines the name (a macro there, or code only built for
+# another architecture), the first architecture in FALLBACK_ARCHES (then
+# alphabetically) that defines it: one build's definition, never all twenty.
+HOST_DIRS = ("tools", "scripts")
+DEFAULT_ARCH = "x86"
+FALLBACK_ARCHES = ("arm64", "arm", "riscv", "powerpc", "s390", "loongarch", "mips")
 
 # Core APIs that call back into the driver synchronously, so the caller's
 # context follows them: name -> the (struct, field) bindings they reach,
