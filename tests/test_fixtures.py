@@ -68,8 +68,10 @@ MANIFEST = {
     "fixtures/arch/arm64/mm/fakearch_cache.c": "arm64's helper (allocates) and an arm64-only one",
     "fixtures/arch/x86/include/asm/fakearch_cache.h": "x86's static inline barrier",
     "fixtures/arch/arm64/include/asm/fakearch_cache.h": "arm64's static inline barrier (allocates)",
-    "fixtures/mm/fakearch_slab.c": "the kernel's slab helper: no allocation",
+    "fixtures/mm/fakearch_slab.c": "the kernel's slab helper: no allocation, but a sanitizer hook",
+    "fixtures/mm/kasan/fakearch_kasan.c": "the sanitizer's hook (allocates; never entered)",
     "fixtures/tools/testing/shared/fakearch_slab.c": "the userspace shim's slab helper (allocates)",
+    "fixtures/kernel/fakearch_panic.c": "panic() dumping the log with an allocation (never followed)",
 }
 
 _MARKER = re.compile(r"/\*\s*expect:\s*(.*?)\s*\*/")

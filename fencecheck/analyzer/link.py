@@ -238,16 +238,18 @@ class Linker:
         for facts in self.files:
             unit = unit_of(facts.path)
             build = self.file_builds[facts.path] = build_of(facts.path)
+            # other files' calls never resolve into code that is not entered
+            callable_elsewhere = not tree_relative(facts.path).startswith(framework.NOT_ENTERED_CODE)
             for fn in facts.functions:
                 fid = len(self.funcs)
                 self.funcs.append(FuncRef(fid, facts.path, unit, fn))
                 self.builds.append(build)
                 self.by_name[fn.name].append(fid)
                 if fn.static:
-                    if facts.path.endswith(".h"):
+                    if facts.path.endswith(".h") and callable_elsewhere:
                         self.header_statics[fn.name].append(fid)
                     self.static_in_file.setdefault((facts.path, fn.name), fid)
-                else:
+                elif callable_elsewhere:
                     self.global_defs[fn.name].append(fid)
 
     def _resolve_include(self, here: str, inc: str) -> list[str]:
@@ -456,6 +458,7 @@ class Linker:
             same = [b.fid for b in candidates if self.funcs[b.fid].unit == unit]
             return tuple(dict.fromkeys(same))
 
+        not_followed = framework.DEFERRAL_APIS | framework.NOT_ENTERED
         for fref in self.funcs:
             fn = fref.fn
             pnames = {p: i for i, (p, _) in enumerate(fn.params)}
@@ -463,7 +466,7 @@ class Linker:
                 found: tuple[int, ...] = ()
                 if c.callee:
                     callers_by_name[c.callee].append((fref.id, idx))
-                    if c.callee in framework.DEFERRAL_APIS:
+                    if c.callee in not_followed:
                         continue
                     if c.callee in pnames and not fn.locals.get(c.callee):
                         param_callbacks.append((fref.id, idx, pnames[c.callee]))

@@ -100,6 +100,21 @@ DEFERRAL_APIS = frozenset({
     "drm_sched_entity_push_job",
 })
 
+# Core code that is not the caller's path, never followed: crash and debug
+# reports (panic never returns to the caller's locks; warnings and stack dumps
+# only print), and the context switch (perf events and BPF programs attached
+# to it run for the task switched out, whatever it was doing): by name.  The
+# hooks of the sanitizers, lockdep, kmemleak and debugobjects run in debug
+# builds only, with allocators of their own: by where they are defined.
+# Following them, more than half of a whole tree's findings went through
+# panic(), KASAN's or KMSAN's hooks (memcpy, memset, kfree) or lockdep.
+NOT_ENTERED = frozenset({
+    "panic", "nmi_panic", "__warn", "warn_slowpath_fmt", "dump_stack", "dump_stack_lvl",
+    "print_tainted", "ftrace_dump", "__schedule",
+})
+NOT_ENTERED_CODE = ("mm/kasan/", "mm/kmsan/", "mm/kfence/", "kernel/kcsan/", "kernel/locking/lockdep.c",
+                    "lib/stackdepot.c", "mm/page_owner.c", "mm/kmemleak.c", "lib/debugobjects.c")
+
 # Calls that bind a function as the body of something that runs later,
 # elsewhere: name -> (function arg index, object arg index or None, kind).
 REGISTRATIONS = {
