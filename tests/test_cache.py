@@ -49,6 +49,26 @@ def test_warm_scan_parses_nothing_and_answers_the_same(tree, tmp_path, monkeypat
     assert warm.stats.skipped == cold.stats.skipped == {"no-code": 1}
 
 
+def test_words_repeated_across_files_are_one_object(tmp_path):
+    """Callee names and arguments are interned, and stay so through the
+    worker transfer and the cache: a whole tree holds one "GFP_KERNEL"."""
+    from fencecheck.analyzer.cache import FactsCache
+    from fencecheck.analyzer.discover import discover
+    from fencecheck.analyzer.pipeline import extract_all
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found = discover(["fixtures"], repo)
+    for attempt in ("parsed by 2 workers", "read from the cache"):
+        cache = FactsCache.open(str(tmp_path), repo)
+        facts = extract_all(found.files, 2, cache)
+        cache.save()
+        calls = [c for f in facts for fn in f.functions for c in fn.calls]
+        callees = [c.callee for c in calls if c.callee == "kfree"]
+        masks = [a for c in calls for a in c.args if a == "GFP_KERNEL"]
+        assert len({f.path for f in facts for fn in f.functions for c in fn.calls if c.callee == "kfree"}) > 5
+        assert len({id(x) for x in callees}) == 1, attempt
+        assert len({id(x) for x in masks}) == 1, attempt
+
+
 def test_changed_file_is_reparsed(tree, tmp_path):
     root = tree(DRIVER)
     cache_dir = str(tmp_path / "cache")

@@ -132,6 +132,11 @@ class FactsCache:
             entries = {rel: e for rel, e in self._shard(shard).items() if rel not in gone}
             self._write(f"facts/{shard}.bin", "facts", entries)
         self._write("index.bin", "index", {rel: s for rel, s in self.index.items() if rel not in gone})
+        self.dirty_shards.clear()
+
+    def drop_shards(self) -> None:
+        """Forget the loaded shards, once saved: the next entry() reads its shard again."""
+        self.shards.clear()
 
     # -- files -------------------------------------------------------------
     def _shard(self, shard: str) -> dict[str, tuple]:

@@ -19,6 +19,7 @@ Skeleton items (nested lists, marshal/pickle friendly):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from sys import intern
 
 
 @dataclass(slots=True)
@@ -92,16 +93,26 @@ class FileFacts:
 
 # -- compact encoding (worker -> parent transfer and the on-disk cache) ------
 # Plain tuples of str/int/list only, so marshal can write and read them fast.
+# The words that repeat across a tree (callee names, arguments, parameter and
+# local names and types) are interned: marshal keeps them interned through
+# the worker transfer and the cache, so a whole tree holds one "GFP_KERNEL",
+# not a hundred thousand.
+
+def _call(c: Call) -> tuple:
+    return (intern(c.callee), c.line, c.col, tuple(map(intern, c.args)), intern(c.field),
+            tuple(map(intern, c.receiver)), intern(c.array))
+
 
 def encode(f: FileFacts) -> tuple:
     return (
         f.path,
-        [(fn.name, fn.line, fn.end_line, fn.col, fn.static, fn.inline, fn.return_type, fn.params,
-          fn.locals, [(c.callee, c.line, c.col, c.args, c.field, c.receiver, c.array) for c in fn.calls],
-          fn.body) for fn in f.functions],
+        [(intern(fn.name), fn.line, fn.end_line, fn.col, fn.static, fn.inline, intern(fn.return_type),
+          tuple((intern(p), intern(t)) for p, t in fn.params),
+          {intern(k): (intern(t), init) for k, (t, init) in fn.locals.items()},
+          [_call(c) for c in fn.calls], fn.body) for fn in f.functions],
         [(b.struct, b.path, b.target, b.line, b.var, b.receiver, b.function) for b in f.bindings],
         f.structs, f.typedefs, f.globals,
-        [(c.callee, c.line, c.col, c.args, c.field, c.receiver, c.array) for c in f.file_calls],
+        [_call(c) for c in f.file_calls],
         f.includes, f.error_lines, f.lines,
     )
 

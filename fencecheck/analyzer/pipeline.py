@@ -7,6 +7,7 @@ skipped and why.
 from __future__ import annotations
 
 import gc
+import marshal
 import multiprocessing
 import os
 import stat
@@ -106,8 +107,14 @@ def _from_entry(rel: str, entry: tuple) -> FileFacts | Skipped:
     return decode((rel,) + tuple(entry[1:]))
 
 
-def _extract_batch(batch: list[tuple[str, str]]) -> list[tuple[str, tuple] | Skipped]:
-    return [_extract_entry(rel, path) for rel, path in batch]
+def _extract_batch(batch: list[tuple[str, str]]) -> list[tuple[str, bytes] | Skipped]:
+    """Worker: entries go back marshalled, which keeps their strings
+    interned (pickle would make a copy of each)."""
+    out: list[tuple[str, bytes] | Skipped] = []
+    for rel, path in batch:
+        result = _extract_entry(rel, path)
+        out.append(result if isinstance(result, Skipped) else (result[0], marshal.dumps(result[1])))
+    return out
 
 
 @dataclass
@@ -166,7 +173,7 @@ def extract_all(files: list[SourceFile], jobs: int, cache: FactsCache | None = N
         results = []
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for batch_result in pool.map(_extract_batch, batches):
-                results.extend(batch_result)
+                results.extend(r if isinstance(r, Skipped) else (r[0], marshal.loads(r[1])) for r in batch_result)
                 if progress:
                     progress(len(batch_result))
     for (f, st), result in zip(todo, results):
@@ -246,6 +253,7 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
         progress = progress_factory(len(found.files)) if progress_factory else None
         results = extract_all(found.files, jobs, cache, progress, check)
         cache.save()
+        cache.drop_shards()     # their facts are decoded: free the memory for the analysis
         stats.notes.extend(cache.notes)
         result = _finish(found, results, config, stats, jobs)
         # A file that could not be read may be readable next time with the
