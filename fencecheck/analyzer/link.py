@@ -224,7 +224,8 @@ class Linker:
         self.ops_hops = dict(framework.OPS_HOPS)
         self.builds: list[str] = []                  # per function id: build_of its file
         self.file_builds: dict[str, str] = {}
-        self._linkable_cache: dict[tuple[str, str, bool], tuple[int, ...]] = {}
+        # (name, caller's build) -> (definitions, whether they are header statics)
+        self._linked: dict[tuple[str, str], tuple[tuple[int, ...], bool]] = {}
         self._nearest_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self._headers_by_suffix: dict[str, list[str]] = defaultdict(list)
         for f in self.files:
@@ -265,41 +266,39 @@ class Linker:
         build = self.file_builds.get(caller_file)
         if build is None:
             build = self.file_builds[caller_file] = build_of(caller_file)
-        # What the caller's build links; another architecture's definitions
-        # only when it links none.
-        for fallback in (False, True):
-            found = self._linkable(name, self.global_defs.get(name, ()), build, fallback)
-            if found:
-                return found
-            statics = self._linkable(name + "()", self.header_statics.get(name, ()), build, fallback)
-            if len(statics) > 1:
-                return self._nearest_headers(statics, caller_file)
-            if statics:
-                return statics
-        return ()
+        linked = self._linked.get((name, build))
+        if linked is None:
+            linked = self._linked[(name, build)] = self._linked_definitions(name, build)
+        found, in_headers = linked
+        return self._nearest_headers(found, caller_file) if in_headers and len(found) > 1 else found
 
-    def _linkable(self, key: str, defs: list[int], build: str, fallback: bool) -> tuple[int, ...]:
+    def _linked_definitions(self, name: str, build: str) -> tuple[tuple[int, ...], bool]:
+        """The non-static definitions of ``name`` that code of ``build`` links,
+        else its static ones in headers (True: choose among them by the
+        caller's includes); another architecture's only when it links none."""
+        for fallback in (False, True):
+            found = self._linkable(self.global_defs.get(name, ()), build, fallback)
+            if found:
+                return found, False
+            found = self._linkable(self.header_statics.get(name, ()), build, fallback)
+            if found:
+                return found, True
+        return (), False
+
+    def _linkable(self, defs: list[int], build: str, fallback: bool) -> tuple[int, ...]:
         """The definitions among ``defs`` that code of ``build`` calls; with
         ``fallback``, those of the first other architecture that has any."""
-        if not defs:
-            return ()
         builds = self.builds
         if not build and all(not builds[d] for d in defs):
             return () if fallback else tuple(defs)    # the common case: common code calling common code
-        cached = self._linkable_cache.get((key, build, fallback))
-        if cached is not None:
-            return cached
         if not fallback:
             linked = (build,) if build in framework.HOST_DIRS else ("", build or self.arch)
-            found = tuple(d for d in defs if builds[d] in linked)
-        elif build:
-            found = ()      # host programs and architectures fall back on nothing
-        else:
-            arches = {builds[d] for d in defs if builds[d].startswith("arch/")}
-            first = min(arches, key=_fallback_rank, default=None)
-            found = tuple(d for d in defs if builds[d] == first) if first else ()
-        self._linkable_cache[(key, build, fallback)] = found
-        return found
+            return tuple(d for d in defs if builds[d] in linked)
+        if build:
+            return ()      # host programs and architectures fall back on nothing
+        arches = {builds[d] for d in defs if builds[d].startswith("arch/")}
+        first = min(arches, key=_fallback_rank, default=None)
+        return tuple(d for d in defs if builds[d] == first) if first else ()
 
     def _nearest_headers(self, statics: list[int], caller_file: str) -> tuple[int, ...]:
         """Among same-name header statics: those the caller includes directly,
@@ -459,6 +458,7 @@ class Linker:
             return tuple(dict.fromkeys(same))
 
         not_followed = framework.DEFERRAL_APIS | framework.NOT_ENTERED
+        hopping = set(self.ops_hops) | set(framework.CALLBACK_ARG_HOPS)
         for fref in self.funcs:
             fn = fref.fn
             pnames = {p: i for i, (p, _) in enumerate(fn.params)}
@@ -472,7 +472,8 @@ class Linker:
                         param_callbacks.append((fref.id, idx, pnames[c.callee]))
                         continue
                     found = self.resolve_name(c.callee, fref.file)
-                    found += self._hops(fref, c, bound)
+                    if c.callee in hopping:
+                        found += self._hops(fref, c, bound)
                 elif c.field:
                     t = self.type_of_chain(c.receiver, fref, fref.file)
                     if t:
