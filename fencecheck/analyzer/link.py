@@ -292,8 +292,8 @@ class Linker:
         if not build and all(not builds[d] for d in defs):
             return () if fallback else tuple(defs)    # the common case: common code calling common code
         if not fallback:
-            linked = (build,) if build in framework.HOST_DIRS else ("", build or self.arch)
-            return tuple(d for d in defs if builds[d] in linked)
+            visible = (build,) if build in framework.HOST_DIRS else ("", build or self.arch)
+            return tuple(d for d in defs if builds[d] in visible)
         if build:
             return ()      # host programs and architectures fall back on nothing
         arches = {builds[d] for d in defs if builds[d].startswith("arch/")}
@@ -458,7 +458,7 @@ class Linker:
             return tuple(dict.fromkeys(same))
 
         not_followed = framework.DEFERRAL_APIS | framework.NOT_ENTERED
-        hopping = set(self.ops_hops) | set(framework.CALLBACK_ARG_HOPS)
+        hop_names = set(self.ops_hops) | set(framework.CALLBACK_ARG_HOPS)
         for fref in self.funcs:
             fn = fref.fn
             pnames = {p: i for i, (p, _) in enumerate(fn.params)}
@@ -472,7 +472,7 @@ class Linker:
                         param_callbacks.append((fref.id, idx, pnames[c.callee]))
                         continue
                     found = self.resolve_name(c.callee, fref.file)
-                    if c.callee in hopping:
+                    if c.callee in hop_names:
                         found += self._hops(fref, c, bound)
                 elif c.field:
                     t = self.type_of_chain(c.receiver, fref, fref.file)
