@@ -72,6 +72,7 @@ MANIFEST = {
     "fixtures/mm/kasan/fakearch_kasan.c": "the sanitizer's hook (allocates; never entered)",
     "fixtures/tools/testing/shared/fakearch_slab.c": "the userspace shim's slab helper (allocates)",
     "fixtures/kernel/fakearch_panic.c": "panic() dumping the log with an allocation (never followed)",
+    "fixtures/kernel/sched/fakearch_core.c": "schedule() flushing a plug with an allocation (never followed)",
 }
 
 _MARKER = re.compile(r"/\*\s*expect:\s*(.*?)\s*\*/")

@@ -102,15 +102,24 @@ DEFERRAL_APIS = frozenset({
 
 # Core code that is not the caller's path, never followed: crash and debug
 # reports (panic never returns to the caller's locks; warnings and stack dumps
-# only print), and the context switch (perf events and BPF programs attached
-# to it run for the task switched out, whatever it was doing): by name.  The
+# only print), and sleeping: what schedule() does around the context switch
+# (flushing block plugs, waking workqueue workers) and the perf events and
+# BPF programs attached to the switch run for whatever task sleeps; a wait
+# that is forbidden is a sink of its own.  kfree(), kmem_cache_free() and
+# wakeups may be called in any context, hard irqs included, and releasing a
+# mutex or rwsem only wakes a waiter, so nothing they do waits or reclaims;
+# the paths a whole tree shows below them (a large kmalloc freed as if it
+# were a hugetlb folio, a woken task's last reference dropped) are
+# data-dependent branches never taken.  By name.  The
 # hooks of the sanitizers, lockdep, kmemleak and debugobjects run in debug
 # builds only, with allocators of their own: by where they are defined.
 # Following them, more than half of a whole tree's findings went through
 # panic(), KASAN's or KMSAN's hooks (memcpy, memset, kfree) or lockdep.
 NOT_ENTERED = frozenset({
     "panic", "nmi_panic", "__warn", "warn_slowpath_fmt", "dump_stack", "dump_stack_lvl",
-    "print_tainted", "ftrace_dump", "__schedule",
+    "print_tainted", "ftrace_dump", "schedule", "__schedule",
+    "kfree", "kvfree", "kfree_sensitive", "kvfree_sensitive", "kmem_cache_free", "kmem_cache_free_bulk",
+    "mutex_unlock", "ww_mutex_unlock", "up_read", "up_write", "wake_up_q", "try_to_wake_up",
 })
 NOT_ENTERED_CODE = ("mm/kasan/", "mm/kmsan/", "mm/kfence/", "kernel/kcsan/", "kernel/locking/lockdep.c",
                     "lib/stackdepot.c", "mm/page_owner.c", "mm/kmemleak.c", "lib/debugobjects.c")
