@@ -221,7 +221,6 @@ class Linker:
         self.header_statics: dict[str, list[int]] = defaultdict(list)
         self.global_defs: dict[str, list[int]] = defaultdict(list)
         self.file_facts = {f.path: f for f in self.files}
-        self.ops_hops = dict(framework.OPS_HOPS)
         self.builds: list[str] = []                  # per function id: build_of its file
         self.file_builds: dict[str, str] = {}
         # (name, caller's build) -> (definitions, whether they are header statics)
@@ -458,7 +457,7 @@ class Linker:
             return tuple(dict.fromkeys(same))
 
         not_followed = framework.DEFERRAL_APIS | framework.NOT_ENTERED
-        hop_names = set(self.ops_hops) | set(framework.CALLBACK_ARG_HOPS)
+        hop_names = set(framework.OPS_HOPS) | set(framework.CALLBACK_ARG_HOPS)
         for fref in self.funcs:
             fn = fref.fn
             pnames = {p: i for i, (p, _) in enumerate(fn.params)}
@@ -559,7 +558,7 @@ class Linker:
 
     def _hops(self, fref: FuncRef, c: Call, bound) -> tuple[int, ...]:
         found: list[int] = []
-        for struct, fname in self.ops_hops.get(c.callee, ()):
+        for struct, fname in framework.OPS_HOPS.get(c.callee, ()):
             for b in bound.get((struct, fname), ()):
                 if self.funcs[b.fid].unit == fref.unit:
                     found.append(b.fid)
