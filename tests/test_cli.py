@@ -105,6 +105,32 @@ def test_json_output(tree):
     assert [s["function"] for s in doc["findings"][0]["path"]] == ["foo_run_job", "foo_run_job", "foo_fence_create"]
 
 
+def test_json_document_of_shared_and_unusual_steps():
+    """to_json writes each finding by hand (each distinct step encoded once):
+    it must stay the JSON of the plain document, escapes included."""
+    from fencecheck.analyzer import report
+    from fencecheck.analyzer.pipeline import ScanResult, ScanStats
+    from fencecheck.analyzer.reach import Finding, Step
+    entry = Step("drivers/a.c", 3, 0, "a_run", 'a_run: ops "run_job"')
+    call = Step("drivers/a.c", 4, 8, "a_run", "a_run calls kzalloc(x, GFP_KERNEL) \\ é\t")
+    other = Step("drivers/b.c", 9, 1, "b_hold", "b_hold calls mutex_lock(&b->lock)")
+    plain = Finding("reclaim_alloc", "signalling", "a_run", "run_job", "kzalloc", "allocates", (entry, call), 1, "fix it")
+    held = Finding("held_lock", "signalling", "a_run", "run_job", "mutex_lock", "takes b->lock", (entry, call), 0, "",
+                   related=(other, call), lock="b->lock")
+    result = ScanResult([plain, held], ScanStats(files_parsed=2), [])
+
+    def step(s):
+        return {"file": s.file, "line": s.line, "column": s.col + 1, "function": s.function, "text": s.text}
+    doc = json.loads(report.to_json(result))
+    assert doc["findings"] == [
+        {"rule": f.rule, "context": f.context, "entry": f.entry, "entry_how": f.entry_how, "sink": f.sink,
+         "message": f.message, "location": step(f.location), "path": [step(s) for s in f.steps], "fix": f.fix,
+         **({"lock": f.lock, "held_path": [step(s) for s in f.related]} if f.related else {})}
+        for f in (plain, held)]
+    assert list(doc) == ["version", "findings", "summary", "skipped"] and doc["summary"]["files_parsed"] == 2
+    assert report.to_json(result).isascii()
+
+
 def test_paths_relative_to_root_when_scanning_from_elsewhere(tree):
     """`fencecheck scan drivers/gpu/drm/msm --root ~/linux`, run from anywhere."""
     root = tree(DRIVER)

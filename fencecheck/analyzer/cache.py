@@ -24,7 +24,6 @@ import functools
 import hashlib
 import marshal
 import os
-import pickle
 import tempfile
 from dataclasses import dataclass, field
 
@@ -107,19 +106,15 @@ class FactsCache:
         self.index[rel] = (st.st_mtime_ns, st.st_size, digest)
         self.dirty_shards.add(shard)
 
-    def load_result(self, scope: str, key: str):
+    def load_result(self, scope: str, key: str) -> tuple | None:
+        """The stored result (pipeline.encode_result) of the scan of ``scope``, if its key is ``key``."""
         stored = self._read(f"results/{short_hash(scope)}.bin", "results", tuple)
         if stored is None or len(stored) != 2 or stored[0] != key:
             return None
-        try:
-            return pickle.loads(stored[1])
-        except Exception:   # a checksum-valid payload from an incompatible class layout
-            self.notes.append("cached result unreadable; recomputing")
-            return None
+        return stored[1]
 
-    def save_result(self, scope: str, key: str, result) -> None:
-        self._write(f"results/{short_hash(scope)}.bin", "results",
-                    (key, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)))
+    def save_result(self, scope: str, key: str, encoded: tuple) -> None:
+        self._write(f"results/{short_hash(scope)}.bin", "results", (key, encoded))
 
     def save(self) -> None:
         if self.directory is None or not self.dirty_shards:

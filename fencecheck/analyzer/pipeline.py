@@ -13,7 +13,7 @@ import os
 import stat
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 
 from .. import rules as rule_registry
 from .config import Config
@@ -24,7 +24,7 @@ from .facts import FileFacts, decode, encode
 from ..rules import held_lock
 from .link import Program, link
 from .locks import find_inversions
-from .reach import Finding, find_paths, prepare_walks
+from .reach import Finding, Step, find_paths, prepare_walks
 from .summaries import summarize
 
 # Generated blobs (firmware tables) are not driver logic; parsing them costs
@@ -56,6 +56,35 @@ class ScanResult:
     suppressed: list = field(default_factory=list)    # triage.Suppressed
     baselined: int = 0                                 # findings hidden because the baseline has them
     baseline_used: bool = False
+
+
+def encode_result(result: ScanResult) -> tuple:
+    """A ScanResult (before triage, without its program) as marshal-able
+    tuples for the result cache.  Paths share their steps: a whole tree's
+    600,000 path steps are 14,000 distinct ones, each stored and rebuilt once."""
+    step_ids: dict[Step, int] = {}
+
+    def ids(steps: tuple[Step, ...]) -> tuple[int, ...]:
+        return tuple(step_ids.setdefault(st, len(step_ids)) for st in steps)
+    findings = tuple((f.rule, f.context, f.entry, f.entry_how, f.sink, f.what, ids(f.steps), f.primary, f.fix,
+                      ids(f.related), f.lock) for f in result.findings)
+    s = result.stats
+    stats = (s.files_discovered, s.files_parsed, s.functions, s.calls, s.entries, s.error_lines, s.lines,
+             dict(s.skipped), tuple(s.notes))
+    return (tuple(astuple(st) for st in step_ids), findings, stats,
+            tuple((k.rel, k.reason, k.detail) for k in result.skipped))
+
+
+def decode_result(stored: tuple) -> ScanResult:
+    step_rows, findings, stats, skipped = stored
+    steps = [Step(*row) for row in step_rows]
+    *counts, per_reason, notes = stats
+    return ScanResult(
+        [Finding(rule, context, entry, how, sink, what, tuple(steps[i] for i in path), primary, fix,
+                 tuple(steps[i] for i in related), lock)
+         for rule, context, entry, how, sink, what, path, primary, fix, related, lock in findings],
+        ScanStats(*counts, Counter(per_reason), list(notes)),
+        [Skipped(*row) for row in skipped])
 
 
 def read_and_extract(rel: str, path: str) -> FileFacts | Skipped:
@@ -248,8 +277,9 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
         if cache.directory and not check.todo:
             cached = cache.load_result(scope, _result_key(found, check, cache, config))
             if cached is not None:
-                cached.stats.notes = list(cache.notes)
-                return cached
+                result = decode_result(cached)
+                result.stats.notes = list(cache.notes)
+                return result
         progress = progress_factory(len(found.files)) if progress_factory else None
         results = extract_all(found.files, jobs, cache, progress, check)
         cache.save()
@@ -259,9 +289,7 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
         # A file that could not be read may be readable next time with the
         # same content: such a result is not worth keeping.
         if cache.directory and not any(s.reason in UNSTABLE_SKIPS for s in result.skipped):
-            program, result.program = result.program, None
-            cache.save_result(scope, _result_key(found, check, cache, config), result)
-            result.program = program
+            cache.save_result(scope, _result_key(found, check, cache, config), encode_result(result))
         return result
     finally:
         if gc_was_enabled:

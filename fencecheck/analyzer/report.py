@@ -74,29 +74,39 @@ def _step_json(s: Step) -> dict:
 
 
 def to_json(result: ScanResult) -> str:
+    """One line, as json.dumps would write the document; `jq .` pretty-prints.
+    Findings are encoded one at a time and each distinct step once: a whole
+    tree's paths repeat 14,000 steps 600,000 times."""
+    encoded_steps: dict[Step, str] = {}
+
+    def steps(seq) -> str:
+        out = []
+        for st in seq:
+            text = encoded_steps.get(st)
+            if text is None:
+                text = encoded_steps[st] = json.dumps(_step_json(st))
+            out.append(text)
+        return "[" + ", ".join(out) + "]"
+
+    def finding(f: Finding) -> str:
+        head = json.dumps({"rule": f.rule, "context": f.context, "entry": f.entry, "entry_how": f.entry_how,
+                           "sink": f.sink, "message": f.message})
+        held = f', "lock": {json.dumps(f.lock)}, "held_path": {steps(f.related)}' if f.related else ""
+        return (f'{head[:-1]}, "location": {steps([f.location])[1:-1]}, "path": {steps(f.steps)}, '
+                f'"fix": {json.dumps(f.fix)}{held}}}')
     s = result.stats
-    doc = {
-        "version": __version__,
-        "findings": [{
-            "rule": f.rule, "context": f.context, "entry": f.entry, "entry_how": f.entry_how,
-            "sink": f.sink, "message": f.message, "location": _step_json(f.location),
-            "path": [_step_json(st) for st in f.steps], "fix": f.fix,
-            **({"lock": f.lock, "held_path": [_step_json(st) for st in f.related]} if f.related else {}),
-        } for f in result.findings],
-        "summary": {
-            "findings": len(result.findings), "suppressed": len(result.suppressed),
-            "in_baseline": result.baselined,
-            "per_rule": dict(sorted(Counter(f.rule for f in result.findings).items())),
-            "files_discovered": s.files_discovered, "files_parsed": s.files_parsed,
-            "functions": s.functions, "calls": s.calls, "context_entries": s.entries,
-            "parse_error_lines": s.error_lines, "lines": s.lines,
-            "skipped": dict(sorted(s.skipped.items())),
-        },
-        "skipped": [{"file": k.rel, "reason": k.reason, "detail": k.detail} for k in result.skipped],
+    summary = {
+        "findings": len(result.findings), "suppressed": len(result.suppressed),
+        "in_baseline": result.baselined,
+        "per_rule": dict(sorted(Counter(f.rule for f in result.findings).items())),
+        "files_discovered": s.files_discovered, "files_parsed": s.files_parsed,
+        "functions": s.functions, "calls": s.calls, "context_entries": s.entries,
+        "parse_error_lines": s.error_lines, "lines": s.lines,
+        "skipped": dict(sorted(s.skipped.items())),
     }
-    # One line: the C encoder (json ignores it when indenting) writes a whole
-    # tree's 100,000 findings in a second; `jq .` pretty-prints.
-    return json.dumps(doc) + "\n"
+    skipped = [{"file": k.rel, "reason": k.reason, "detail": k.detail} for k in result.skipped]
+    return (f'{{"version": {json.dumps(__version__)}, "findings": [{", ".join(map(finding, result.findings))}], '
+            f'"summary": {json.dumps(summary)}, "skipped": {json.dumps(skipped)}}}\n')
 
 
 # -- SARIF ------------------------------------------------------------------
