@@ -137,6 +137,7 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
             for cls in sorted(locks.held[fid][idx]):
                 holders.setdefault(cls, []).append((fid, idx))
     nearest: dict[tuple[int, str], tuple | None] = {}   # (function, rule) -> nearest sink site from it
+    ranked_holders: dict[tuple[str, str], _RankedHolders] = {}   # (class, context) -> its holders, ranked
     findings: dict[tuple[int, str], Finding] = {}
     # Only classes held somewhere across something that may be forbidden can
     # invert; the walks from entries need only reach their acquisitions.
@@ -169,10 +170,12 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
             key = (entry.fid, cls)
             if key in findings or cls not in holders:
                 continue
+            ranked = ranked_holders.get((cls, entry.context))
+            if ranked is None:
+                ranked = ranked_holders[(cls, entry.context)] = _rank_holders(program, holders[cls], sinks)
             # A holder on the context's own path is no inversion: the sink under
             # the lock is then on the path itself, and reported as such.
-            candidates = [h for h in holders[cls] if h[0] not in on_path]
-            holder = _best_holder(program, locks, candidates, cls, sinks, nearest)
+            holder = _best_holder(program, locks, ranked, on_path, cls, sinks, nearest)
             if holder is None:
                 continue
             also = _also_under_lock(locks, holder[4], cls, sinks, holder[1:3])
@@ -190,27 +193,42 @@ def _also_under_lock(locks: _Locks, holder_fid: int, cls: str, sinks: list[RuleS
     return out[:MAX_ALSO]
 
 
-def _best_holder(program, locks: _Locks, candidates, cls: str, sinks: list[RuleSummary], nearest):
-    """A short path, anywhere in the tree, that holds ``cls`` across a sink.
+@dataclass
+class _RankedHolders:
+    """The holders of one lock class that _best_holder looks at, in holder
+    order: worked out once per (class, context), since a core lock has
+    thousands of holders and hundreds of entries take it."""
+    direct: list[tuple[RuleSummary, int, int]]    # a forbidden call right under the lock
+    calling: list[tuple[int, int]]                 # calls under the lock that have targets
+
+
+def _rank_holders(program: Program, held_at: list[tuple[int, int]], sinks: list[RuleSummary]) -> _RankedHolders:
+    direct = []
+    for fid, idx in held_at:
+        summary = next((s for s in sinks if (fid, idx) in s.sites and idx not in s.exempt.get(fid, ())), None)
+        if summary is not None:
+            direct.append((summary, fid, idx))
+    return _RankedHolders(direct, [(fid, idx) for fid, idx in held_at if program.call_targets(fid, idx)])
+
+
+def _best_holder(program, locks: _Locks, ranked: _RankedHolders, on_path: set[int], cls: str,
+                 sinks: list[RuleSummary], nearest):
+    """A short path, anywhere in the tree but off ``on_path``, that holds
+    ``cls`` across a sink.
 
     A forbidden call made right under the lock wins; otherwise the callees of
     at most MAX_HOLDER_SEARCH calls made under it are searched (shortest
     first), which bounds the work on classes held in thousands of places.
     """
-    best = None
-    for fid, idx in candidates:
-        summary = next((s for s in sinks if (fid, idx) in s.sites and idx not in s.exempt.get(fid, ())), None)
-        if summary is not None:
-            best = (summary, fid, idx, [])
-            break
+    best = next(((summary, fid, idx, []) for summary, fid, idx in ranked.direct if fid not in on_path), None)
     searched = 0
-    for fid, idx in candidates if best is None else ():
-        targets = program.call_targets(fid, idx)
-        if not targets:
+    for fid, idx in ranked.calling if best is None else ():
+        if fid in on_path:
             continue
         searched += 1
         if searched > MAX_HOLDER_SEARCH:
             break
+        targets = program.call_targets(fid, idx)
         for summary in sinks:
             if idx in summary.exempt.get(fid, ()):
                 continue    # e.g. inside memalloc_noreclaim_save(): nothing below reclaims

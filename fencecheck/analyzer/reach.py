@@ -208,12 +208,14 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
     param_calls = program.param_calls
     takes_callbacks = program.takes_callbacks
     home = units[entry.fid]
-    start = (entry.fid, -1, -1)
-    parent: dict[tuple[int, int, int], tuple[tuple[int, int, int], int] | None] = {start: None}
+    # A state is a function id, or (fid, caller, call index) for a function
+    # that calls through a parameter: ints hash and compare faster than tuples.
+    start = (entry.fid, -1, -1) if entry.fid in takes_callbacks else entry.fid
+    parent: dict = {start: None}
     queue = deque([start])
     while queue and (limit is None or len(parent) <= limit):
         state = queue.popleft()
-        fid = state[0]
+        fid = state if state.__class__ is int else state[0]
         special = actions(fid)
         only = entry.calls if fid == entry.fid else None
         # Reports first: they depend only on how this state was reached.
@@ -223,10 +225,10 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
                     yield fid, idx, _hops(parent, state)
         fn_targets = targets_of[fid]
         calls_back = fid in takes_callbacks
+        calls = funcs[fid].fn.calls
         # Only calls with targets lead on; a function calling through a
         # parameter finds its targets per caller.
-        for idx, targets in (_with_targets(fn_targets, len(funcs[fid].fn.calls)) if calls_back
-                             else fn_targets.items()):
+        for idx, targets in (_with_targets(fn_targets, len(calls)) if calls_back else fn_targets.items()):
             if only is not None and idx not in only:
                 continue
             action = special.get(idx, FOLLOW) if special else FOLLOW
@@ -234,17 +236,28 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
                 continue
             pidx = param_calls.get((fid, idx)) if calls_back else None
             if pidx is not None:
-                targets = program.passed_function(state[1], state[2], pidx) if state[1] >= 0 else ()
-            anywhere = action & FOLLOW
+                targets = program.passed_function(state[1], state[2], pidx) if state.__class__ is tuple else ()
+            # Which targets outside the entry's unit are followed: with FOLLOW,
+            # a parameter's function and definitions of the called name
+            # (not ops, tables and hops); with FOLLOW_HOME alone, none.
+            if not action & FOLLOW:
+                outside = None
+            elif pidx is None:
+                outside = calls[idx].callee
+            else:
+                outside = _ANY
             for g in targets:
-                if units[g] != home and (not anywhere or pidx is None and names[g] != funcs[fid].fn.calls[idx].callee):
+                if units[g] != home and outside is not _ANY and names[g] != outside:
                     continue
                 if not keep(g):
                     continue
-                nxt = (g, fid, idx) if g in takes_callbacks else (g, -1, -1)
+                nxt = (g, fid, idx) if g in takes_callbacks else g
                 if nxt not in parent:
                     parent[nxt] = (state, idx)
                     queue.append(nxt)
+
+
+_ANY = object()
 
 
 def _with_targets(fn_targets: dict[int, tuple[int, ...]], n_calls: int):
@@ -263,7 +276,7 @@ def _hops(parent: dict, state) -> list[tuple[int, int]]:
     link = parent[state]
     while link is not None:
         prev, idx = link
-        hops.append((prev[0], idx))
+        hops.append((prev if prev.__class__ is int else prev[0], idx))
         link = parent[prev]
     hops.reverse()
     return hops
