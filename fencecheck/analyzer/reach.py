@@ -209,8 +209,9 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
     takes_callbacks = program.takes_callbacks
     home = units[entry.fid]
     # A state is a function id, or (fid, caller, call index) for a function
-    # that calls through a parameter: ints hash and compare faster than tuples.
-    start = (entry.fid, -1, -1) if entry.fid in takes_callbacks else entry.fid
+    # that calls through a parameter, reached from that call: ints hash and
+    # compare faster than tuples.  The entry has no caller.
+    start = entry.fid
     parent: dict = {start: None}
     queue = deque([start])
     while queue and (limit is None or len(parent) <= limit):
