@@ -20,6 +20,7 @@ PRUNED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".tmp_versions"})
 class SourceFile:
     rel: str        # root-relative, '/'-separated: the name used in every output
     abs: str
+    stat: os.stat_result   # as discovery found it: the cache's check needs no second stat
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +145,8 @@ def _consider(root: str, path: str, files: dict, skipped: list, named: bool = Fa
     # One entry per real file, named by its real path: a file reached through
     # several symlinks is scanned once, under the same name every time.
     if real:
-        files.setdefault(rel, SourceFile(rel, path))
+        files.setdefault(rel, SourceFile(rel, path, st))
         return
     real_path = os.path.realpath(path)
     real_rel = _rel(root, real_path)
-    files.setdefault(real_rel, SourceFile(real_rel, real_path))
+    files.setdefault(real_rel, SourceFile(real_rel, real_path, st))

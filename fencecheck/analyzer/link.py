@@ -26,12 +26,13 @@ import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable
-
-import networkx as nx
+from typing import TYPE_CHECKING, Callable
 
 from ..rules import framework
 from .facts import Binding, Call, FileFacts, Function
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(slots=True)
@@ -443,6 +444,9 @@ class Linker:
                     registrations.append(Registration(fid, kind, "." + fname, file, b.line, fname,
                                                       unit_of(file)))
 
+        # Imported when a graph is built: a re-scan of an unchanged tree builds
+        # none, and networkx is a third of the command's start-up.
+        import networkx as nx
         graph = nx.DiGraph()
         graph.add_nodes_from(range(len(self.funcs)))
         targets: list[dict[int, tuple[int, ...]]] = [{} for _ in self.funcs]

@@ -150,24 +150,17 @@ def _extract_batch(batch: list[tuple[str, str]]) -> list[tuple[str, bytes] | Ski
 class CacheCheck:
     """Which files the cache already knows, from their (mtime, size) alone."""
     hashes: dict[str, str]                              # rel -> content hash of an unchanged file
-    todo: list[tuple[SourceFile, os.stat_result]]       # files to read
-    failed: dict[str, Skipped]                          # stat failed: vanished, unreadable
+    todo: list[SourceFile]                              # files to read
 
 
 def check_cache(files: list[SourceFile], cache: FactsCache) -> CacheCheck:
-    check = CacheCheck({}, [], {})
+    """By the (mtime, size) discovery saw: a file changed since is read and
+    hashed anyway, and one that has vanished is counted when it is read."""
+    check = CacheCheck({}, [])
     for f in files:
-        try:
-            st = os.stat(f.abs)
-        except FileNotFoundError:
-            check.failed[f.rel] = Skipped(f.rel, "vanished", "deleted after discovery")
-            continue
-        except OSError as e:
-            check.failed[f.rel] = Skipped(f.rel, "unreadable", e.strerror or str(e))
-            continue
-        digest = cache.known_hash(f.rel, st) if stat.S_ISREG(st.st_mode) else None
+        digest = cache.known_hash(f.rel, f.stat)
         if digest is None:
-            check.todo.append((f, st))
+            check.todo.append(f)
         else:
             check.hashes[f.rel] = digest
     return check
@@ -178,18 +171,18 @@ def extract_all(files: list[SourceFile], jobs: int, cache: FactsCache | None = N
     """Facts for every file, from the cache where its content is known."""
     cache = cache or FactsCache(None)
     check = check or check_cache(files, cache)
-    out: dict[str, FileFacts | Skipped] = dict(check.failed)
+    out: dict[str, FileFacts | Skipped] = {}
     todo = list(check.todo)
     by_rel = {f.rel: f for f in files}
     for rel, digest in check.hashes.items():
         entry = cache.entry(rel, digest)
         if entry is None:       # the index knew the file but its shard did not
-            todo.append((by_rel[rel], os.stat(by_rel[rel].abs)))
+            todo.append(by_rel[rel])
         else:
             out[rel] = _from_entry(rel, entry)
     if progress:
         progress(len(files) - len(todo))
-    work = [(f.rel, f.abs) for f, _ in todo]
+    work = [(f.rel, f.abs) for f in todo]
     if jobs <= 1 or len(work) < 16:
         results = []
         for item in work:
@@ -205,12 +198,12 @@ def extract_all(files: list[SourceFile], jobs: int, cache: FactsCache | None = N
                 results.extend(r if isinstance(r, Skipped) else (r[0], marshal.loads(r[1])) for r in batch_result)
                 if progress:
                     progress(len(batch_result))
-    for (f, st), result in zip(todo, results):
+    for f, result in zip(todo, results):
         if isinstance(result, Skipped):
             out[f.rel] = result
             continue
         digest, entry = result
-        cache.store(f.rel, st, digest, entry)
+        cache.store(f.rel, f.stat, digest, entry)
         out[f.rel] = _from_entry(f.rel, entry)
     return [out[f.rel] for f in files]
 
@@ -275,7 +268,7 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
         check = check_cache(found.files, cache)
         scope = repr((os.path.realpath(root), sorted(paths)))
         if cache.directory and not check.todo:
-            cached = cache.load_result(scope, _result_key(found, check, cache, config))
+            cached = cache.load_result(scope, _result_key(found, cache, config))
             if cached is not None:
                 result = decode_result(cached)
                 result.stats.notes = list(cache.notes)
@@ -289,20 +282,17 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
         # A file that could not be read may be readable next time with the
         # same content: such a result is not worth keeping.
         if cache.directory and not any(s.reason in UNSTABLE_SKIPS for s in result.skipped):
-            cache.save_result(scope, _result_key(found, check, cache, config), encode_result(result))
+            cache.save_result(scope, _result_key(found, cache, config), encode_result(result))
         return result
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _result_key(found: Discovery, check: CacheCheck, cache: FactsCache, config: Config) -> str:
-    """Everything a scan's result depends on: each file's content (or why it
-    could not be read), what discovery skipped, the configuration and the code."""
-    files = []
-    for f in found.files:
-        failed = check.failed.get(f.rel)
-        files.append((f.rel, failed.reason if failed else cache.index.get(f.rel, ("", "", "?"))[2]))
+def _result_key(found: Discovery, cache: FactsCache, config: Config) -> str:
+    """Everything a scan's result depends on: each file's content, what
+    discovery skipped, the configuration and the code."""
+    files = [(f.rel, cache.index.get(f.rel, ("", "", "?"))[2]) for f in found.files]
     skipped = [(s.rel, s.reason, s.detail) for s in found.skipped]
     return short_hash(repr((code_version("results"), repr(config), files, skipped)))
 
