@@ -13,7 +13,7 @@ import os
 import stat
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple, dataclass, field, fields
 
 from .. import rules as rule_registry
 from .config import Config
@@ -68,9 +68,9 @@ def encode_result(result: ScanResult) -> tuple:
         return tuple(step_ids.setdefault(st, len(step_ids)) for st in steps)
     findings = tuple((f.rule, f.context, f.entry, f.entry_how, f.sink, f.what, ids(f.steps), f.primary, f.fix,
                       ids(f.related), f.lock) for f in result.findings)
-    s = result.stats
-    stats = (s.files_discovered, s.files_parsed, s.functions, s.calls, s.entries, s.error_lines, s.lines,
-             dict(s.skipped), tuple(s.notes))
+    # ScanStats field by field, its Counter as a plain dict (marshal writes no subclass)
+    stats = tuple(dict(v) if isinstance(v, Counter) else v
+                  for v in (getattr(result.stats, f.name) for f in fields(ScanStats)))
     return (tuple(astuple(st) for st in step_ids), findings, stats,
             tuple((k.rel, k.reason, k.detail) for k in result.skipped))
 
@@ -78,13 +78,13 @@ def encode_result(result: ScanResult) -> tuple:
 def decode_result(stored: tuple) -> ScanResult:
     step_rows, findings, stats, skipped = stored
     steps = [Step(*row) for row in step_rows]
-    *counts, per_reason, notes = stats
+    scan_stats = ScanStats(*stats)
+    scan_stats.skipped = Counter(scan_stats.skipped)
     return ScanResult(
         [Finding(rule, context, entry, how, sink, what, tuple(steps[i] for i in path), primary, fix,
                  tuple(steps[i] for i in related), lock)
          for rule, context, entry, how, sink, what, path, primary, fix, related, lock in findings],
-        ScanStats(*counts, Counter(per_reason), list(notes)),
-        [Skipped(*row) for row in skipped])
+        scan_stats, [Skipped(*row) for row in skipped])
 
 
 def read_and_extract(rel: str, path: str) -> FileFacts | Skipped:
