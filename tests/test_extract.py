@@ -149,3 +149,78 @@ def test_deep_nesting_does_not_overflow():
 def test_non_utf8_bytes():
     f = extract_source("a.c", b"/* caf\xe9 */ void f(void) { g(\"\xff\"); }\n")
     assert f.functions[0].calls[0].callee == "g"
+
+
+def test_annotations_are_blanked_only_as_whole_words():
+    src = (b"static int __init f(void) __attribute__((section(\".x\"))) asmlinkage;\n"
+           b"int my__init, x__attribute__(y), notrace_count, __initdata_x;\n")
+    out = prepare(src)
+    assert b"__init " not in out and b"__attribute__" not in out[:70] and b"asmlinkage" not in out
+    assert b"my__init" in out and b"x__attribute__(y)" in out and b"notrace_count" in out
+    assert b"__initdata_x" in out
+
+
+def test_includes_are_directives_at_line_start():
+    f = facts('#include <linux/a.h>\n  #  include "b.h"\nint x; /* #include <c.h> */ #include <d.h>\n')
+    assert f.includes == ("linux/a.h", "b.h")
+
+
+def test_a_function_the_parser_swallowed_into_an_initializer_keeps_its_calls():
+    # A #define inside a hook table, as in an LSM's: tree-sitter's error
+    # recovery makes the table's initializer run on past demo_init's body.
+    f = facts("""#include <linux/demo_hooks.h>
+
+bool demo_initialized __ro_after_init;
+
+static struct hook_list demo_hooks[] __ro_after_init = {
+	#define DEMO_HOOK(RET, DEFAULT, NAME, ...) \
+	HOOK_INIT(NAME, demo_##NAME),
+	#include <linux/demo_hook_defs.h>
+	#undef DEMO_HOOK
+	HOOK_INIT(task_free, demo_task_free),
+};
+
+static const struct demo_id demo_lsmid = {
+	.name = "demo",
+};
+
+static int __init demo_init(void)
+{
+	register_demo_hooks(demo_hooks, ARRAY_SIZE(demo_hooks), &demo_lsmid);
+	return 0;
+}
+
+struct demo_blob_sizes demo_blob_sizes __ro_after_init = {
+	.lbs_inode = sizeof(struct demo_storage_blob),
+};
+
+DEFINE_DEMO(demo) = {
+	.name = "demo",
+	.init = demo_init,
+};
+""")
+    calls = [c.callee for c in f.file_calls] + [c.callee for x in f.functions for c in x.calls]
+    assert "register_demo_hooks" in calls
+
+
+def test_expressions_without_calls_still_bind_and_branch():
+    f = facts("""void f(struct ops *o, int x)
+{
+	o->cb = handler;
+	y = x ? p->q.r + 4 : s[2];
+	z = x && ({ g(); 1; });
+	for (i = 0; i < x; i++, o->done = handler_done)
+		;
+}
+""")
+    assert [(b.path, b.target) for b in f.bindings] == [(("cb",), "handler"), (("done",), "handler_done")]
+    assert [c.callee for c in fn(f, "f").calls] == ["g"]
+    assert ["cond", [["block", [0]]]] in fn(f, "f").body
+
+
+def test_decoded_skeleton_reads_as_extracted():
+    from fencecheck.analyzer.facts import decode, encode
+    f = facts("int f(int x) { if (x) { a(); return 1; } b(); return 0; }\n")
+    stored = decode(encode(f)).functions[0]
+    assert isinstance(stored.body, bytes)
+    assert stored.skeleton() == fn(f, "f").body == [["if", [["block", [0, ["ret"]]]], None], 1, ["ret"]]

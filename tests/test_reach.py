@@ -31,3 +31,41 @@ def test_entry_calling_through_its_own_parameter_has_no_known_target(tree):
     result = scan(["drivers"], root, Config(), jobs=1)
     assert result.stats.entries >= 1
     assert [f for f in result.findings if f.entry == "foo_signal"] == []
+
+
+def test_dead_ends_change_no_walk_and_keep_per_caller_states_out(tree):
+    """Walks sharing dead ends report what they report without them, with the
+    same hops; a walk that reports nothing hands on the plain functions it
+    visited, never one reached through a parameter (what that one calls
+    depends on its caller)."""
+    from fencecheck.analyzer.reach import walk
+    from fencecheck.analyzer.summaries import REPORT
+    from fencecheck.rules.base import Entry
+    root = tree({
+        "drivers/gpu/drm/foo/foo_walk.c": """
+            void foo_leaf(void) { foo_nothing(); }
+            void foo_common(void) { foo_leaf(); }
+            void foo_a(void) { foo_common(); }
+            void foo_b(void) { foo_common(); foo_sink(); }
+            void foo_c(void) { foo_a(); foo_b(); }
+            void foo_run(void (*fn)(void)) { fn(); }
+            void foo_d(void) { foo_run(foo_leaf); }
+            void foo_e(void) { foo_run(foo_b); }
+        """,
+    })
+    program = scan(["drivers"], root, Config(), jobs=1).program
+    fid = {f.fn.name: f.id for f in program.funcs}
+
+    def actions(f):
+        return {i: REPORT for i, c in enumerate(program.funcs[f].fn.calls) if c.callee == "foo_sink"}
+
+    def walked(name, dead_ends=None):
+        entry = Entry("signalling", fid[name], "", "foo_walk.c", 1)
+        return list(walk(program, entry, actions, lambda g: True, None, dead_ends))
+    dead: set[int] = set()
+    order = ["foo_a", "foo_d", "foo_b", "foo_c", "foo_e", "foo_a"]
+    assert [walked(n, dead) for n in order] == [walked(n) for n in order]
+    assert walked("foo_c") == [(fid["foo_b"], 1, [(fid["foo_c"], 1)])]
+    assert walked("foo_e")[0][:2] == (fid["foo_b"], 1)
+    assert {fid[n] for n in ("foo_a", "foo_common", "foo_leaf", "foo_d")} <= dead
+    assert not {fid[n] for n in ("foo_b", "foo_c", "foo_e", "foo_run")} & dead

@@ -27,7 +27,23 @@ MAX_ARG_TEXT = 160
 _STRUCT_IN_TEXT = re.compile(r"\b(?:struct|union)\s+(\w+)")
 # Macros that take a loop body: list_for_each_entry, idr_for_each_entry, xa_for_each...
 _ITERATOR_RE = re.compile(r"for_each|foreach|^for_")
-_INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
+# An expression yields a call, a binding or a statement block only if it holds
+# one of these bytes; most operands (`ring->fence_drv.gpu_addr + 4`) hold none.
+_ACTIVE_BYTE_RE = re.compile(rb"[(={]")
+# Expression leaves, and sizeof (its operand is never evaluated).
+_INERT_EXPRESSIONS = frozenset({
+    "string_literal", "number_literal", "identifier", "field_identifier", "char_literal", "true", "false",
+    "null", "comment", "sizeof_expression", "type_descriptor", "concatenated_string"})
+# File-scope subtrees that hold no definition, declaration or struct type
+# unless the parser recovered from an error inside them (a function swallowed
+# by an initializer): a driver's tables and enums are most of its nodes
+# outside functions.
+_FILE_SCOPE_OPAQUE = frozenset({
+    "initializer_list", "enumerator_list", "preproc_def",
+    "preproc_function_def", "preproc_include", "preproc_call", "string_literal", "concatenated_string"})
+# Searched from its '#', which the regex engine finds fast; a line-start anchor
+# would make it try every position of the file.
+_INCLUDE_RE = re.compile(rb'#[ \t]*include[ \t]*[<"]([^>"]+)[>"]')
 # `(u32)(x - y)` parses as a call of `u32` unless the parser knows u32 is a
 # type.  Typedefs of the file itself are known (C declares before use); these
 # are the kernel's and libc's type names that come from headers.
@@ -195,9 +211,10 @@ def _is_iterator_macro(stmt: Node) -> bool:
 class _FunctionWalker:
     """Builds one function's call list and skeleton."""
 
-    def __init__(self, facts: FileFacts, func: Function):
+    def __init__(self, facts: FileFacts, func: Function, source: bytes):
         self.facts = facts
         self.func = func
+        self.source = source
         self.param_names = {p for p, _ in func.params}
 
     # -- statements -------------------------------------------------------
@@ -351,6 +368,8 @@ class _FunctionWalker:
             self.flat(node, out)
             return
         t = node.type
+        if t in _INERT_EXPRESSIONS:
+            return
         if t == "call_expression":
             self.call(node, out, depth)
         elif t == "conditional_expression":
@@ -363,8 +382,8 @@ class _FunctionWalker:
                     self.expr(child, branch, depth + 1)
             if branch:
                 out.append(["cond", branch])
-        elif t == "binary_expression" and node.child_by_field_name("operator") is not None \
-                and node.child_by_field_name("operator").type in ("&&", "||"):
+        elif t == "binary_expression" and (op := node.child_by_field_name("operator")) is not None \
+                and op.type in ("&&", "||"):
             left = node.child_by_field_name("left")
             right = node.child_by_field_name("right")
             if left is not None:
@@ -385,11 +404,7 @@ class _FunctionWalker:
             self.assignment(node)
             for child in node.named_children:
                 self.expr(child, out, depth + 1)
-        elif t in ("string_literal", "number_literal", "identifier", "field_identifier",
-                   "char_literal", "true", "false", "null", "comment", "sizeof_expression",
-                   "type_descriptor", "concatenated_string"):
-            return   # leaves, and sizeof (its operand is never evaluated)
-        else:
+        elif _ACTIVE_BYTE_RE.search(self.source, node.start_byte, node.end_byte) is not None:
             for child in node.named_children:
                 self.expr(child, out, depth + 1)
 
@@ -608,8 +623,9 @@ def _struct_fields(facts: FileFacts, spec: Node, name: str = "") -> None:
 
 
 class _FileWalker:
-    def __init__(self, facts: FileFacts):
+    def __init__(self, facts: FileFacts, source: bytes):
         self.facts = facts
+        self.source = source
 
     def run(self, root: Node) -> None:
         # Iterative over the file's top level (declarations nest in #if groups,
@@ -636,7 +652,7 @@ class _FileWalker:
                         self.file_call(child)
             if t in ("struct_specifier", "union_specifier"):
                 _struct_fields(self.facts, node)
-            if t in ("compound_statement",) and node.parent is not None and node.parent.type == "function_definition":
+            if t in _FILE_SCOPE_OPAQUE and not node.has_error:
                 continue
             stack.extend(reversed(node.named_children))
 
@@ -694,7 +710,7 @@ class _FileWalker:
             params=_params(decl))
         body = node.child_by_field_name("body")
         if body is not None:
-            walker = _FunctionWalker(self.facts, func)
+            walker = _FunctionWalker(self.facts, func, self.source)
             func.body = walker.block(body, 0)
         self.facts.functions.append(func)
 
@@ -712,14 +728,24 @@ def _count_error_lines(root: Node) -> int:
     return lines
 
 
+def _includes(source: bytes) -> tuple[str, ...]:
+    """Targets of the file's #include directives (the '#' first on its line)."""
+    found = []
+    for m in _INCLUDE_RE.finditer(source):
+        line_start = source.rfind(b"\n", 0, m.start()) + 1
+        if not source[line_start:m.start()].strip(b" \t"):
+            found.append(m.group(1).decode("utf-8", "replace"))
+    return tuple(found)
+
+
 def extract_source(path: str, source: bytes) -> FileFacts:
     """Facts of one file; ``path`` is stored as given (root-relative)."""
     facts = FileFacts(path=path)
-    facts.includes = tuple(m.group(1).decode("utf-8", "replace") for m in _INCLUDE_RE.finditer(source))
+    facts.includes = _includes(source)
     facts.lines = source.count(b"\n") + 1
-    tree = _parser().parse(prepare(source))
-    root = tree.root_node
-    _FileWalker(facts).run(root)
+    prepared = prepare(source)
+    root = _parser().parse(prepared).root_node
+    _FileWalker(facts, prepared).run(root)
     if root.has_error:
         facts.error_lines = _count_error_lines(root)
     return facts

@@ -18,6 +18,7 @@ Skeleton items (nested lists, marshal/pickle friendly):
 """
 from __future__ import annotations
 
+import marshal
 from dataclasses import dataclass, field
 from sys import intern
 
@@ -74,7 +75,15 @@ class Function:
     params: tuple[tuple[str, str], ...]          # (name, type name)
     locals: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (type, initializer text)
     calls: list[Call] = field(default_factory=list)
-    body: list = field(default_factory=list)     # skeleton, see module doc
+    # skeleton, see module doc; decoded facts keep it marshalled (skeleton() reads it)
+    body: list | bytes = field(default_factory=list)
+
+    def skeleton(self) -> list:
+        """The body's skeleton.  Decoded facts hold it as marshalled bytes,
+        read anew on each call and never kept: a fifth of the functions are
+        ever asked for theirs (those with a lock, a sink or a scope of their
+        own), and all skeletons as lists are a fifth of a whole tree's facts."""
+        return marshal.loads(self.body) if isinstance(self.body, bytes) else self.body
 
 
 @dataclass(slots=True)
@@ -93,14 +102,20 @@ class FileFacts:
 
 # -- compact encoding (worker -> parent transfer and the on-disk cache) ------
 # Plain tuples of str/int/list only, so marshal can write and read them fast.
-# The words that repeat across a tree (callee names, arguments, parameter and
-# local names and types) are interned: marshal keeps them interned through
+# The words that repeat across a tree (callee names, arguments, names and
+# types of parameters, locals, struct fields and globals, binding targets,
+# included headers) are interned: marshal keeps them interned through
 # the worker transfer and the cache, so a whole tree holds one "GFP_KERNEL",
-# not a hundred thousand.
+# not a hundred thousand.  A function's skeleton is marshalled on its own, so
+# loading facts builds none of the lists until Function.skeleton() asks.
 
 def _call(c: Call) -> tuple:
     return (intern(c.callee), c.line, c.col, tuple(map(intern, c.args)), intern(c.field),
             tuple(map(intern, c.receiver)), intern(c.array))
+
+
+def _interned(names: dict[str, str]) -> dict[str, str]:
+    return {intern(k): intern(v) for k, v in names.items()}
 
 
 def encode(f: FileFacts) -> tuple:
@@ -109,11 +124,14 @@ def encode(f: FileFacts) -> tuple:
         [(intern(fn.name), fn.line, fn.end_line, fn.col, fn.static, fn.inline, intern(fn.return_type),
           tuple((intern(p), intern(t)) for p, t in fn.params),
           {intern(k): (intern(t), init) for k, (t, init) in fn.locals.items()},
-          [_call(c) for c in fn.calls], fn.body) for fn in f.functions],
-        [(b.struct, b.path, b.target, b.line, b.var, b.receiver, b.function) for b in f.bindings],
-        f.structs, f.typedefs, f.globals,
+          [_call(c) for c in fn.calls], marshal.dumps(fn.body) if isinstance(fn.body, list) else fn.body)
+         for fn in f.functions],
+        [(intern(b.struct), tuple(map(intern, b.path)), intern(b.target), b.line, intern(b.var),
+          tuple(map(intern, b.receiver)), intern(b.function)) for b in f.bindings],
+        {intern(name): _interned(fields) for name, fields in f.structs.items()},
+        _interned(f.typedefs), _interned(f.globals),
         [_call(c) for c in f.file_calls],
-        f.includes, f.error_lines, f.lines,
+        tuple(map(intern, f.includes)), f.error_lines, f.lines,
     )
 
 

@@ -24,9 +24,10 @@ import functools
 import os
 import re
 import sys
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..rules import framework
 from .facts import Binding, Call, FileFacts, Function
@@ -67,6 +68,26 @@ class Registration:
     unit: str
 
 
+class CallSites:
+    """The calls of one callee name, as (function id, call index) pairs in
+    call order, packed two ints to a pair: a whole tree has four million, as
+    tuples in lists 400 MB."""
+    __slots__ = ("_packed",)
+
+    def __init__(self) -> None:
+        self._packed = array("i")       # function id, call index, function id, ...
+
+    def add(self, fid: int, idx: int) -> None:
+        self._packed.append(fid)
+        self._packed.append(idx)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return zip(self._packed[::2], self._packed[1::2])
+
+    def __len__(self) -> int:
+        return len(self._packed) // 2
+
+
 @dataclass
 class Program:
     funcs: list[FuncRef]
@@ -76,7 +97,7 @@ class Program:
     bound: dict[tuple[str, str], list[BoundFunction]]
     registrations: list[Registration]
     by_name: dict[str, list[int]]
-    callers_by_name: dict[str, list[tuple[int, int]]]   # callee name -> call sites
+    callers_by_name: dict[str, CallSites]   # callee name -> call sites
     # (function id, call index) -> index of the parameter the call goes through
     param_calls: dict[tuple[int, int], int]
     files: dict[str, FileFacts] = field(default_factory=dict)
@@ -133,6 +154,24 @@ class Program:
     def describe(self, fid: int) -> str:
         f = self.funcs[fid]
         return f"{f.fn.name} ({f.file}:{f.fn.line})"
+
+
+def _call_graph() -> nx.DiGraph:
+    """An empty call graph whose nodes and edges share one empty attribute
+    dict (networkx's "thin graph" subclassing): a whole tree's 700,000
+    functions and their edges would otherwise hold a dict each, a quarter of
+    the graph's memory.  networkx is imported here, when a graph is built: a
+    re-scan of an unchanged tree builds none, and the import is a third of
+    the command's start-up."""
+    import networkx as nx
+
+    no_data: dict = {}
+
+    class CallGraph(nx.DiGraph):
+        def _no_data(self) -> dict:
+            return no_data
+        node_attr_dict_factory = edge_attr_dict_factory = _no_data
+    return CallGraph()
 
 
 def _closure(start: set[int], neighbours) -> set[int]:
@@ -444,13 +483,10 @@ class Linker:
                     registrations.append(Registration(fid, kind, "." + fname, file, b.line, fname,
                                                       unit_of(file)))
 
-        # Imported when a graph is built: a re-scan of an unchanged tree builds
-        # none, and networkx is a third of the command's start-up.
-        import networkx as nx
-        graph = nx.DiGraph()
+        graph = _call_graph()
         graph.add_nodes_from(range(len(self.funcs)))
         targets: list[dict[int, tuple[int, ...]]] = [{} for _ in self.funcs]
-        callers_by_name: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        callers_by_name: dict[str, CallSites] = defaultdict(CallSites)
         param_callbacks: list[tuple[int, int, int]] = []   # (fid, call idx, param index)
         field_of_param: list[tuple[int, int, str]] = []
         # INIT_WORK(&q->work, work_func) with work_func a parameter: what callers pass
@@ -468,7 +504,7 @@ class Linker:
             for idx, c in enumerate(fn.calls):
                 found: tuple[int, ...] = ()
                 if c.callee:
-                    callers_by_name[c.callee].append((fref.id, idx))
+                    callers_by_name[c.callee].add(fref.id, idx)
                     if c.callee in not_followed:
                         continue
                     if c.callee in pnames and not fn.locals.get(c.callee):

@@ -114,7 +114,7 @@ def _collect(program: Program) -> _Locks:
                     taken.add(cls)
                 return (cls, spec[1]) if cls else None
 
-            held[fid], at_exit = held_at_calls(program.funcs[fid].fn.body, acquires, releases, scoped)
+            held[fid], at_exit = held_at_calls(program.funcs[fid].fn.skeleton(), acquires, releases, scoped)
             for cls in sorted(at_exit):
                 found_takes.setdefault(fid, cls)
             for cls in sorted(released - taken):
@@ -136,7 +136,7 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
         for idx in sorted(locks.held[fid]):
             for cls in sorted(locks.held[fid][idx]):
                 holders.setdefault(cls, []).append((fid, idx))
-    nearest: dict[tuple[int, str], tuple | None] = {}   # (function, rule) -> nearest sink site from it
+    nearest = _NearestSinks(program)
     ranked_holders: dict[tuple[str, str], _RankedHolders] = {}   # (class, context) -> its holders, ranked
     findings: dict[tuple[int, str], Finding] = {}
     # Only classes held somewhere across something that may be forbidden can
@@ -194,6 +194,28 @@ def _also_under_lock(locks: _Locks, holder_fid: int, cls: str, sinks: list[RuleS
 
 
 @dataclass
+class _NearestSinks:
+    """The nearest sink site of a rule from a function, for holder searches,
+    each searched once.  A search that finds none explored all it can reach
+    from its function's driver unit: later searches of the rule from that
+    unit skip those functions (reach.walk's dead ends); on the whole tree
+    three searches in four find none."""
+    program: Program
+    found: dict[tuple[int, str], tuple | None] = field(default_factory=dict)   # (function, rule) -> site
+    dead_ends: dict[tuple[str, str], set[int]] = field(default_factory=dict)    # (rule, unit) -> functions
+
+    def site_from(self, fid: int, summary: RuleSummary) -> tuple | None:
+        key = (fid, summary.rule.id)
+        if key not in self.found:
+            fref = self.program.funcs[fid]
+            dead = self.dead_ends.setdefault((summary.rule.id, self.program.units[fid]), set())
+            walk_ = sink_walk(self.program, Entry("signalling", fid, "", fref.file, fref.fn.line), summary,
+                              MAX_HOLDER_WALK, dead)
+            self.found[key] = next(iter(walk_), None)
+        return self.found[key]
+
+
+@dataclass
 class _RankedHolders:
     """The holders of one lock class that _best_holder looks at, in holder
     order: worked out once per (class, context), since a core lock has
@@ -235,11 +257,7 @@ def _best_holder(program, locks: _Locks, ranked: _RankedHolders, on_path: set[in
             for g in targets:
                 if g not in summary.may_reach:
                     continue
-                key = (g, summary.rule.id)
-                if key not in nearest:
-                    entry = Entry("signalling", g, "", program.funcs[g].file, program.funcs[g].fn.line)
-                    nearest[key] = next(iter(sink_walk(program, entry, summary, MAX_HOLDER_WALK)), None)
-                found = nearest[key]
+                found = nearest.site_from(g, summary)
                 if found is not None:
                     path = (summary, found[0], found[1], [(fid, idx)] + found[2])
                     if best is None or len(path[3]) < len(best[3]):

@@ -44,16 +44,27 @@ ANNOTATION_CALLS = (
     "__nocfi", "__designated_init", "__aligned_largest",
 )
 
-def _alternation(words) -> bytes:
-    # The lookahead on the possible first letters rejects most positions
-    # before the long alternation is tried: about 2.5x faster on kernel files.
-    firsts = sorted({w[0] for w in words})
-    return (rb"\b(?=[" + re.escape("".join(firsts)).encode() + rb"])(?:"
-            + rb"|".join(re.escape(w.encode()) for w in words) + rb")\b")
+def _prefixed(words, prefix: bytes) -> list[re.Pattern]:
+    """Patterns matching ``words`` up to a word end, each starting with a
+    literal, which the regex engine searches for fast (an alternation behind
+    a leading \\b is tried at every position: ten times slower on kernel
+    files).  The word start is checked by _starts_word."""
+    with_prefix = sorted((w.encode()[len(prefix):] for w in words if w.encode().startswith(prefix)),
+                         key=len, reverse=True)
+    patterns = [re.compile(re.escape(prefix) + rb"(?:" + rb"|".join(map(re.escape, with_prefix)) + rb")\b")]
+    patterns += [re.compile(re.escape(w.encode()) + rb"\b") for w in words if not w.encode().startswith(prefix)]
+    return patterns
 
 
-_WORD_RE = re.compile(_alternation(ANNOTATION_WORDS))
-_CALL_RE = re.compile(_alternation(ANNOTATION_CALLS) + rb"\s*\(")
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _starts_word(data: bytes | bytearray, at: int) -> bool:
+    return at == 0 or data[at - 1] not in _WORD_BYTES
+
+
+_WORD_RES = _prefixed(ANNOTATION_WORDS, b"__")
+_CALL_RES = [re.compile(p.pattern + rb"\s*\(") for p in _prefixed(ANNOTATION_CALLS, b"__")]
 _DIRECTIVE_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b", re.M)
 _IF0_RE = re.compile(rb"[ \t]*#[ \t]*if[ \t]+0[ \t]*(?:$|/[*/])", re.M)
 _NONCODE_RE = re.compile(rb'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
@@ -83,12 +94,16 @@ def _matching_paren(data: bytes | bytearray, open_at: int) -> int:
 
 
 def blank_annotations(buf: bytearray) -> None:
-    for m in list(_CALL_RE.finditer(buf)):
+    calls = sorted((m for rx in _CALL_RES for m in rx.finditer(buf) if _starts_word(buf, m.start())),
+                   key=lambda m: m.start())
+    for m in calls:
         end = _matching_paren(buf, m.end() - 1)
         if end > 0:
             _blank(buf, m.start(), end)
-    for m in _WORD_RE.finditer(buf):
-        _blank(buf, m.start(), m.end())
+    for rx in _WORD_RES:
+        for m in rx.finditer(buf):
+            if _starts_word(buf, m.start()):
+                _blank(buf, m.start(), m.end())
 
 
 def _code_only(data: bytes) -> bytes:

@@ -187,7 +187,7 @@ NO_ACTIONS: dict[int, int] = {}
 
 
 def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]], keep: Callable[[int], bool],
-         limit: int | None = None):
+         limit: int | None = None, dead_ends: set[int] | None = None):
     """Breadth-first over the calls reachable from an entry, shortest paths first.
 
     ``actions(fid)`` maps the calls of a function that are not simply
@@ -201,6 +201,13 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
     the entry's own driver unit: core code calls every driver's callbacks, but
     on this entry's path it calls this driver's.  ``limit`` bounds the number
     of functions visited (None: no bound).
+
+    ``dead_ends``, shared by walks with the same actions, keep and entry
+    unit, holds functions known to lead to no report: the walk skips them,
+    and when it ends with no report and no limit hit, adds the functions it
+    visited.  A skipped function's subtree holds no report and no state a
+    report is first reached through, so reports and their hops are those
+    of the walk without it; only the limit counts fewer functions.
     """
     funcs = program.funcs
     targets_of = program.targets
@@ -212,8 +219,11 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
     # that calls through a parameter, reached from that call: ints hash and
     # compare faster than tuples.  The entry has no caller.
     start = entry.fid
+    if dead_ends is not None and start in dead_ends:
+        return
     parent: dict = {start: None}
     queue = deque([start])
+    reported = False
     while queue and (limit is None or len(parent) <= limit):
         state = queue.popleft()
         fid = state if state.__class__ is int else state[0]
@@ -223,6 +233,7 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
         if special:
             for idx in sorted(special):
                 if special[idx] & REPORT and (only is None or idx in only):
+                    reported = True
                     yield fid, idx, _hops(parent, state)
         fn_targets = targets_of[fid]
         calls_back = fid in takes_callbacks
@@ -253,9 +264,13 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
                 if not keep(g):
                     continue
                 nxt = (g, fid, idx) if g in takes_callbacks else g
-                if nxt not in parent:
+                if nxt not in parent and (dead_ends is None or nxt not in dead_ends):
                     parent[nxt] = (state, idx)
                     queue.append(nxt)
+    # A function reached with a caller (a parameter call's) explores per
+    # caller: only plain states are dead ends for every walk.
+    if dead_ends is not None and not reported and not queue:
+        dead_ends.update(state for state in parent if state.__class__ is int)
 
 
 _ANY = object()
@@ -266,10 +281,11 @@ def _with_targets(fn_targets: dict[int, tuple[int, ...]], n_calls: int):
     return ((idx, fn_targets.get(idx, ())) for idx in range(n_calls))
 
 
-def sink_walk(program: Program, entry: Entry, summary: RuleSummary, limit: int | None = None):
+def sink_walk(program: Program, entry: Entry, summary: RuleSummary, limit: int | None = None,
+              dead_ends: set[int] | None = None):
     """Each sink site of one rule reachable from the entry, with its hops."""
     return walk(program, entry, lambda fid: summary.stops.get(fid, NO_ACTIONS),
-                summary.may_reach.__contains__, limit)
+                summary.may_reach.__contains__, limit, dead_ends)
 
 
 def _hops(parent: dict, state) -> list[tuple[int, int]]:

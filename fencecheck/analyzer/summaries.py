@@ -151,7 +151,7 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
         for name in opens:
             for fid, _ in program.callers_by_name.get(name, ()):
                 body = funcs[fid].fn.calls
-                inside = calls_in_scope(funcs[fid].fn.body,
+                inside = calls_in_scope(funcs[fid].fn.skeleton(),
                                         lambda i, b=body: b[i].callee in opens,
                                         lambda i, b=body: b[i].callee in closes)
                 s.exempt.setdefault(fid, set()).update(inside)
@@ -206,7 +206,7 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                     if placed:
                         break
         if changed and fid not in s.always:
-            w = always_reaches(fn.body, lambda i: (fid, i) in s.sites)
+            w = always_reaches(fn.skeleton(), lambda i: (fid, i) in s.sites)
             if w is not None:
                 s.always[fid] = w
         return changed

@@ -83,7 +83,7 @@ def find(program, config) -> list:
         how = f"{r.kind} function registered with {r.api} and reaching dma_fence_signal()"
         if _runs_once(fn):
             # kfd_process_wq_release frees BOs once the eviction fence is signalled
-            before = calls_before(fn.body, signalling.__contains__)
+            before = calls_before(fn.skeleton(), signalling.__contains__)
             entries.append(Entry(CONTEXT, r.fid, how + ", once (it frees its container)", r.file, r.line,
                                  frozenset(before)))
         else:

@@ -60,7 +60,7 @@ def find(program, config) -> list:
 
         if not any(closes(i) for i in range(len(fn.calls))):
             continue
-        inside = calls_in_scope(fn.body, opens, closes)
+        inside = calls_in_scope(fn.skeleton(), opens, closes)
         if inside:
             first = min(fn.calls[i].line for i in range(len(fn.calls)) if opens(i))
             entries.append(Entry(CONTEXT, fid, f"publish window: fence added to a dma_resv at line {first}, "

@@ -32,7 +32,7 @@ def find(program, config) -> list:
                 continue
             seen.add(fid)
             fn = program.funcs[fid].fn
-            inside = calls_in_scope(fn.body, lambda i: fn.calls[i].callee in OPEN,
+            inside = calls_in_scope(fn.skeleton(), lambda i: fn.calls[i].callee in OPEN,
                                     lambda i: fn.calls[i].callee in CLOSE)
             if inside:
                 entries.append(Entry(CONTEXT, fid, f"signalling section opened at line {fn.calls[idx].line}",
