@@ -129,24 +129,6 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
     s = RuleSummary(rule)
     funcs = program.funcs
     targets_of = program.targets
-    match_cache: dict[str, bool] = {}
-
-    def api_verdict(fid: int, idx: int):
-        call = funcs[fid].fn.calls[idx]
-        if not call.callee:
-            return False, None
-        known = match_cache.get(call.callee)
-        if known is False:
-            return False, None
-        verdict = rule.match(call.callee, call.args, funcs[fid].fn)
-        if known is None:
-            # a name the rule ignores for one call it ignores for all: remember that
-            probe = verdict if verdict is not None else rule.match(call.callee, ("GFP_KERNEL",) * 8, None)
-            match_cache[call.callee] = probe is not None
-            if probe is None:
-                return False, None
-        return True, verdict
-
     for opens, closes in rule.exempt_scopes:
         for name in opens:
             for fid, _ in program.callers_by_name.get(name, ()):
@@ -157,6 +139,8 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                 s.exempt.setdefault(fid, set()).update(inside)
 
     callers = program.callers
+    verdicts = _api_verdicts(program, rule, s.exempt)
+    s.api_calls = {(fid, idx) for fid in sorted(verdicts) for idx in sorted(verdicts[fid])}
 
     def add_param(fid: int, index: int, sink: ParamSink) -> bool:
         flows = s.params[fid]
@@ -170,19 +154,22 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
         fn = funcs[fid].fn
         exempt = s.exempt.get(fid, ())
         changed = False
-        for idx, call in enumerate(fn.calls):
+        # Only API calls and calls with targets can place anything, in call order.
+        api_here = verdicts.get(fid)
+        fn_targets = targets_of[fid]
+        for idx in sorted(api_here.keys() | fn_targets.keys()) if api_here else fn_targets:
             if idx in exempt or (fid, idx) in s.sites:
                 continue
-            is_api, verdict = api_verdict(fid, idx)
-            if is_api:
-                s.api_calls.add((fid, idx))
+            if api_here and idx in api_here:
+                verdict = api_here[idx]
                 if isinstance(verdict, Hit):
                     s.sites[(fid, idx)] = Site("api", verdict.what)
                     changed = True
                 elif isinstance(verdict, ParamFlow):
                     changed |= add_param(fid, verdict.index, ParamSink(idx))
                 continue
-            for g in targets_of[fid].get(idx, ()):
+            call = fn.calls[idx]
+            for g in fn_targets.get(idx, ()):
                 # "always reaches" is only trusted through a plain call of that very
                 # function, not through ops tables or framework hops.
                 if g in s.always and funcs[g].fn.name == call.callee:
@@ -240,6 +227,29 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
         for idx in calls:
             s.stops.setdefault(fid, {})[idx] = 0
     return s
+
+
+def _api_verdicts(program: Program, rule: SinkRule, exempt: dict[int, set[int]]) -> dict[int, dict]:
+    """The rule's verdict on each call of an API it knows (outside exempt
+    scopes), by function and call: such a call is judged, never followed.
+    Whether the rule knows a name is asked once, at its first call: a name
+    the rule ignores for one call it ignores for all."""
+    verdicts: dict[int, dict] = {}
+    funcs = program.funcs
+    probe_args = ("GFP_KERNEL",) * 8
+    for name, sites in program.callers_by_name.items():
+        known = None
+        for fid, idx in sites:
+            if idx in exempt.get(fid, ()):
+                continue
+            fn = funcs[fid].fn
+            verdict = rule.match(name, fn.calls[idx].args, fn)
+            if known is None:
+                known = verdict is not None or rule.match(name, probe_args, None) is not None
+                if not known:
+                    break
+            verdicts.setdefault(fid, {})[idx] = verdict
+    return verdicts
 
 
 def _terminal_what(s: RuleSummary, fid: int) -> str:
