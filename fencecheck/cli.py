@@ -43,6 +43,7 @@ def _root_for(paths: list[str], root: str | None) -> str:
 
 def write_atomically(path: str, text: str) -> None:
     """Write via a temporary file in the same directory and rename over ``path``."""
+    _stop_if_signalled()
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError(f"output directory does not exist: {directory}")
@@ -132,6 +133,7 @@ def cmd_scan(args) -> int:
         write_atomically(args.output, text)
         print(report.summary_line(result), file=sys.stderr)
     else:
+        _stop_if_signalled()
         sys.stdout.write(text)
         if args.format != "text":
             print(report.summary_line(result), file=sys.stderr)
@@ -248,14 +250,28 @@ class Terminated(BaseException):
     """SIGTERM, raised so that temporary output files are removed on the way out."""
 
 
-def _on_sigterm(signum, frame):
-    raise Terminated()
+# The exit code of the first SIGINT or SIGTERM received.  The exception a
+# signal raises can be lost (raised while Python finalises an abandoned
+# generator, it is only printed): output is checked against this before it
+# is written, so an interrupted scan never leaves a report behind.
+_signalled: list[int] = []
+
+
+def _on_signal(signum, frame):
+    _signalled.append(128 + signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _stop_if_signalled() -> None:
+    if _signalled:
+        raise Terminated() if _signalled[0] == 128 + signal.SIGTERM else KeyboardInterrupt()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    _signalled.clear()
+    handlers = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     # The scan's millions of objects stay alive while the report is written:
     # a collection pass over them would cost seconds and free nothing.
     gc_was_enabled = gc.isenabled()
@@ -276,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if gc_was_enabled:
             gc.enable()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def entry() -> None:

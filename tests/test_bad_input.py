@@ -116,3 +116,26 @@ def test_interrupted_scan_leaves_no_output(tree, sig, code):
     p.wait(timeout=60)
     assert p.returncode == code
     assert not [n for n in os.listdir(root) if n.endswith((".sarif", ".tmp"))]
+
+
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_whose_exception_was_lost_still_stops_the_output(tree, monkeypatch, sig, code):
+    """The exception a signal raises can be lost (raised while Python
+    finalises an abandoned generator, it is only printed): the scan then
+    ends normally, and the output must still not be written."""
+    import signal
+    from fencecheck import cli
+    root = tree(GOOD)
+
+    def scan_losing_a_signal(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), getattr(signal, sig))
+        except BaseException:
+            pass
+        return scan(*args, **kwargs)
+    monkeypatch.setattr(cli, "scan", scan_losing_a_signal)
+    out = os.path.join(root, "out.sarif")
+    assert cli.main(["scan", os.path.join(root, "drivers"), "--root", root, "--no-cache", "-j", "1",
+                     "--format", "sarif", "--output", out]) == code
+    assert not [n for n in os.listdir(root) if n.endswith((".sarif", ".tmp"))]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
