@@ -69,3 +69,9 @@ def test_dead_ends_change_no_walk_and_keep_per_caller_states_out(tree):
     assert walked("foo_e")[0][:2] == (fid["foo_b"], 1)
     assert {fid[n] for n in ("foo_a", "foo_common", "foo_leaf", "foo_d")} <= dead
     assert not {fid[n] for n in ("foo_b", "foo_c", "foo_e", "foo_run")} & dead
+    # A section of foo_b (its first call only) reports nothing; foo_b itself is no dead end.
+    section = Entry("signalling", fid["foo_b"], "", "foo_walk.c", 1, frozenset({0}))
+    fresh: set[int] = set()
+    assert list(walk(program, section, actions, lambda g: True, None, fresh)) == []
+    assert fid["foo_common"] in fresh and fid["foo_b"] not in fresh
+    assert walked("foo_b", fresh) == walked("foo_b")

@@ -205,7 +205,7 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
     ``dead_ends``, shared by walks with the same actions, keep and entry
     unit, holds functions known to lead to no report: the walk skips them,
     and when it ends with no report and no limit hit, adds the functions it
-    visited.  A skipped function's subtree holds no report and no state a
+    visited (not an entry limited to a section's calls).  A skipped function's subtree holds no report and no state a
     report is first reached through, so reports and their hops are those
     of the walk without it; only the limit counts fewer functions.
     """
@@ -268,9 +268,11 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
                     parent[nxt] = (state, idx)
                     queue.append(nxt)
     # A function reached with a caller (a parameter call's) explores per
-    # caller: only plain states are dead ends for every walk.
+    # caller, and an entry limited to a section's calls only those: only
+    # plain states explored in full are dead ends for every walk.
     if dead_ends is not None and not reported and not queue:
-        dead_ends.update(state for state in parent if state.__class__ is int)
+        dead_ends.update(state for state in parent
+                         if state.__class__ is int and (state != start or entry.calls is None))
 
 
 _ANY = object()
