@@ -84,9 +84,6 @@ class CallSites:
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return zip(self._packed[::2], self._packed[1::2])
 
-    def __len__(self) -> int:
-        return len(self._packed) // 2
-
 
 @dataclass
 class Program:

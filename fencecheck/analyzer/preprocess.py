@@ -51,7 +51,8 @@ def _prefixed(words, prefix: bytes) -> list[re.Pattern]:
     files).  The word start is checked by _starts_word."""
     with_prefix = sorted((w.encode()[len(prefix):] for w in words if w.encode().startswith(prefix)),
                          key=len, reverse=True)
-    patterns = [re.compile(re.escape(prefix) + rb"(?:" + rb"|".join(map(re.escape, with_prefix)) + rb")\b")]
+    patterns = [re.compile(re.escape(prefix) + rb"(?:" + rb"|".join(map(re.escape, with_prefix)) + rb")\b")
+                ] if with_prefix else []
     patterns += [re.compile(re.escape(w.encode()) + rb"\b") for w in words if not w.encode().startswith(prefix)]
     return patterns
 

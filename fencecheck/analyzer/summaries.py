@@ -47,7 +47,6 @@ class ParamSink:
 class RuleSummary:
     rule: SinkRule
     sites: dict[tuple[int, int], Site] = field(default_factory=dict)
-    api_calls: set[tuple[int, int]] = field(default_factory=set)     # calls never followed
     always: dict[int, int] = field(default_factory=dict)             # fid -> witness call
     params: dict[int, dict[int, ParamSink]] = field(default_factory=lambda: defaultdict(dict))
     exempt: dict[int, set[int]] = field(default_factory=dict)        # fid -> calls in exempt scopes
@@ -139,8 +138,7 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                 s.exempt.setdefault(fid, set()).update(inside)
 
     callers = program.callers
-    verdicts = _api_verdicts(program, rule, s.exempt)
-    s.api_calls = {(fid, idx) for fid in sorted(verdicts) for idx in sorted(verdicts[fid])}
+    verdicts = _api_verdicts(program, rule, s.exempt)     # API calls: judged, never followed
 
     def add_param(fid: int, index: int, sink: ParamSink) -> bool:
         flows = s.params[fid]
@@ -223,8 +221,9 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
             if c not in s.may_reach:
                 s.may_reach.add(c)
                 stack.append(c)
-    for fid, idx in s.api_calls:
-        s.stops.setdefault(fid, {})[idx] = 0
+    for fid in sorted(verdicts):
+        for idx in sorted(verdicts[fid]):
+            s.stops.setdefault(fid, {})[idx] = 0
     for fid, idx in s.sites:
         s.stops.setdefault(fid, {})[idx] = REPORT
     for fid, calls in s.exempt.items():
@@ -240,7 +239,6 @@ def _api_verdicts(program: Program, rule: SinkRule, exempt: dict[int, set[int]])
     the rule ignores for one call it ignores for all."""
     verdicts: dict[int, dict] = {}
     funcs = program.funcs
-    probe_args = ("GFP_KERNEL",) * 8
     for name, sites in program.callers_by_name.items():
         known = None
         for fid, idx in sites:
@@ -249,7 +247,7 @@ def _api_verdicts(program: Program, rule: SinkRule, exempt: dict[int, set[int]])
             fn = funcs[fid].fn
             verdict = rule.match(name, fn.calls[idx].args, fn)
             if known is None:
-                known = verdict is not None or rule.match(name, probe_args, None) is not None
+                known = verdict is not None or rule.match(name, rule.probe_args, None) is not None
                 if not known:
                     break
             verdicts.setdefault(fid, {})[idx] = verdict

@@ -71,6 +71,9 @@ class SinkRule:
     # calls made inside these scopes cannot be this sink (e.g. noreclaim)
     exempt_scopes: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
     fix_hint: str = ""
+    # arguments for which ``match`` judges any API the rule knows: whether a
+    # name is one is asked with them once, when its first call is judged None
+    probe_args: tuple[str, ...] = ("GFP_KERNEL",) * 8
 
     def forbidden(self, context: str, path: str) -> bool:
         allowed = self.forbidden_in.get(context)
