@@ -10,8 +10,9 @@ of the process tree:
   (b) cold full-tree scan (empty cache);
   (c) cold drivers/gpu/drm scan;
   (d) warm re-scan with nothing changed;
-  (e) warm re-scan after one .c file in drivers/gpu/drm/msm changed (a comment
-      appended, so the findings stay the same).
+  (e) warm re-scan after one .c file in drivers/gpu/drm/msm changed, twice:
+      a comment appended (the file's facts stay the same, so the last result
+      holds), and a function appended (the facts change, the findings do not).
 Every scan writes JSON; the table says how many distinct outputs the cold and
 warm scans of a scope produced (1 = all byte-identical).  --determinism adds,
 per scope, a cold scan on one process into its own cache, and compares its
@@ -94,10 +95,16 @@ def scan_cmd(scope: str, jobs: int, cache: str | None, output: str, fmt: str = "
     return cmd + (["--cache-dir", cache] if cache else ["--no-cache"])
 
 
-def touch_once(tree: str) -> None:
-    path = os.path.join(tree, TOUCHED)
-    with open(path, "a") as fh:
-        fh.write(f"/* fencecheck bench {time.time_ns()} */\n")
+# How (e) changes TOUCHED, each time anew.
+EDITS = {
+    "a comment appended": lambda n: f"/* fencecheck bench {n} */\n",
+    "a function appended": lambda n: f"void fencecheck_bench_{n}(void)\n{{\n\tfencecheck_bench_call_{n}();\n}}\n",
+}
+
+
+def append_once(tree: str, text_of) -> None:
+    with open(os.path.join(tree, TOUCHED), "a") as fh:
+        fh.write(text_of(time.time_ns()))
 
 
 def restore(tree: str, original: bytes) -> None:
@@ -206,9 +213,11 @@ def main() -> int:
                 timed_digests = {fmt: render(tree, scope, warm, fmt, os.path.join(work, "render.out"))
                                  for fmt in ("text", "sarif")}
                 timed_digests["json"] = sorted(outputs)[0] if len(outputs) == 1 else "several"
-            measure(f"(e) warm re-scan, one msm .c changed, {scope_name}",
-                    lambda out: scan_cmd(scope, args.jobs, warm, out), before=lambda: touch_once(tree))
-            restore(tree, original)
+            for edit, text_of in EDITS.items():
+                measure(f"(e) warm re-scan, one msm .c changed: {edit}, {scope_name}",
+                        lambda out: scan_cmd(scope, args.jobs, warm, out),
+                        before=lambda: append_once(tree, text_of))
+                restore(tree, original)
             shutil.rmtree(warm, ignore_errors=True)
             if args.determinism:
                 one = one_process_digests(tree, scope, work)

@@ -93,6 +93,12 @@ def _as_root_relative(root: str, path: str) -> str:
     return os.path.relpath(full, root).replace(os.sep, "/")
 
 
+# The last scan's result stays referenced until the process ends: entry()
+# leaves with os._exit, so a whole tree's program is never torn down object
+# by object (seconds); the next main() in the same process replaces it.
+_last_result: list = []
+
+
 def run_scan(args):
     """Scan as the arguments say, triaged; (result, root)."""
     paths = args.paths or ([] if args.since else _default_paths())
@@ -118,6 +124,7 @@ def run_scan(args):
         triage.apply(result, config, root, getattr(args, "baseline", None))
     except (OSError, ValueError) as e:
         raise UsageError(f"baseline: {e}") from e
+    _last_result[:] = [result]
     return result, root
 
 
@@ -298,7 +305,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     """The command: main(), then exit without tearing down the scan's objects
-    one by one (seconds on a whole tree); output files are already closed."""
+    one by one (seconds on a whole tree); output files are already closed.
+    The collector stays off to the end: main() would turn it back on for
+    an in-process caller, and the next allocation would then start a full
+    collection over every object of the scan."""
+    gc.disable()
     code = main()
     try:
         sys.stdout.flush()

@@ -80,6 +80,62 @@ def test_changed_file_is_reparsed(tree, tmp_path):
     assert scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir).findings == []
 
 
+def _edit(root, rel, text_of):
+    path = os.path.join(root, rel)
+    with open(path) as fh:
+        text = fh.read()
+    with open(path, "w") as fh:
+        fh.write(text_of(text))
+    os.utime(path, ns=(1, 1))     # a new mtime even on coarse clocks
+
+
+def test_edit_that_changes_no_fact_reuses_the_result(tree, tmp_path, monkeypatch):
+    """A comment appended or a file touched: parsed again, not analysed
+    again; the result, line count included, is that of a scan without a cache."""
+    root = tree(DRIVER)
+    cache_dir = str(tmp_path / "cache")
+    cold = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    from fencecheck.analyzer import pipeline
+    real_analyse = pipeline.analyse
+    analysed = []
+    monkeypatch.setattr(pipeline, "analyse", lambda *a: analysed.append(1) or real_analyse(*a))
+    rel = "drivers/gpu/drm/foo/foo_fence.c"
+    for edit in (lambda text: text + "/* a comment\n   over two lines */\n", lambda text: text):
+        _edit(root, rel, edit)
+        warm = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+        uncached = scan(["drivers"], root, Config(), jobs=1)
+        assert len(analysed) == 1      # the scan without a cache only
+        analysed.clear()
+        assert findings(warm) == findings(uncached) and len(warm.findings) == 1
+        assert warm.stats == uncached.stats
+        assert warm.stats.lines == cold.stats.lines + 2     # the comment's lines are counted
+
+
+def test_edit_that_moves_a_call_is_analysed_again(tree, tmp_path):
+    root = tree(DRIVER)
+    cache_dir = str(tmp_path / "cache")
+    before = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    _edit(root, before.findings[0].location.file, lambda text: "/* a comment */\n" + text)
+    after = scan(["drivers"], root, Config(), jobs=1, cache_dir=cache_dir)
+    assert [f.location.line for f in after.findings] == [f.location.line + 1 for f in before.findings]
+
+
+def test_analysed_digest_is_the_same_from_workers_and_inline(tmp_path):
+    """Equal facts give equal digests however they were extracted, or every
+    scan on another -j would miss the result cache."""
+    from fencecheck.analyzer.cache import FactsCache
+    from fencecheck.analyzer.discover import discover
+    from fencecheck.analyzer.pipeline import extract_all
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found = discover(["fixtures"], repo)
+    digests = []
+    for jobs in (1, 2):
+        cache = FactsCache.open(str(tmp_path / str(jobs)), repo)
+        extract_all(found.files, jobs, cache)
+        digests.append({rel: row[3] for rel, row in cache.index.items()})
+    assert len(digests[0]) > 16 and digests[0] == digests[1]
+
+
 def _cache_files(cache_dir):
     return sorted(os.path.join(d, f) for d, _, fs in os.walk(cache_dir) for f in fs)
 

@@ -1,13 +1,15 @@
 """Facts and results cache, under ``$XDG_CACHE_HOME/fencecheck/<tree id>/``.
 
-  index.bin            rel -> (mtime_ns, size, content hash): which files are
-                       unchanged, without reading them
+  index.bin            rel -> (mtime_ns, size, content hash, analysed digest,
+                       lines): which files are unchanged, without reading
+                       them, and what their facts are
   facts/<dir id>.bin   one shard per source directory: rel -> (content hash,
                        encoded facts or skip reason); loaded only when facts
                        are needed, rewritten only when a file in it changed
   results/<scope>.bin  the last scan's result for one set of scanned paths,
-                       keyed by every file's content hash, the configuration
-                       and the analyzer's code: an unchanged tree re-scans
+                       keyed by every file's analysed digest (its facts but
+                       the line count), the configuration and the analyzer's
+                       code: a tree whose facts are unchanged re-scans
                        without loading a single fact
 
 Every file starts with a header naming its kind, the code version it was
@@ -31,6 +33,7 @@ MAGIC = b"FENCECHECK-CACHE\n"
 # Source files whose code decides what a file's facts are; the results depend
 # on all of the package.
 FACTS_CODE = ("analyzer/extract.py", "analyzer/preprocess.py", "analyzer/facts.py")
+INDEX_ROW = "mtime_ns size content-hash analysed-digest lines"     # a new layout is a new index version
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -44,7 +47,7 @@ def code_version(which: str) -> str:
     else:
         names = sorted(os.path.relpath(os.path.join(d, f), PACKAGE).replace(os.sep, "/")
                        for d, _, fs in os.walk(PACKAGE) for f in fs if f.endswith(".py"))
-    h = hashlib.blake2b(which.encode(), digest_size=8)
+    h = hashlib.blake2b(which.encode() + (INDEX_ROW.encode() if which == "index" else b""), digest_size=8)
     for name in names:
         h.update(name.encode() + b"\0")
         with open(os.path.join(PACKAGE, name), "rb") as fh:
@@ -73,7 +76,7 @@ def _shard_of(rel: str) -> str:
 class FactsCache:
     directory: str | None
     root: str = "."
-    index: dict[str, tuple[int, int, str]] = field(default_factory=dict)   # rel -> (mtime_ns, size, hash)
+    index: dict[str, tuple[int, int, str, str, int]] = field(default_factory=dict)   # rel -> INDEX_ROW
     shards: dict[str, dict[str, tuple]] = field(default_factory=dict)     # shard -> rel -> (hash, entry)
     notes: list[str] = field(default_factory=list)             # diagnostics for the summary
     dirty_shards: set[str] = field(default_factory=set)
@@ -94,16 +97,24 @@ class FactsCache:
             return known[2]
         return None
 
+    def analysed(self, rel: str) -> str:
+        """The analysed digest of a file's facts ("?" for a file not cached)."""
+        return self.index[rel][3] if rel in self.index else "?"
+
+    def lines(self, rel: str) -> int:
+        """A cached file's line count (0 for a skipped one)."""
+        return self.index[rel][4] if rel in self.index else 0
+
     def entry(self, rel: str, digest: str) -> tuple | None:
         """The stored facts of a file whose content hash is ``digest``."""
         found = self._shard(_shard_of(rel)).get(rel)
         return found[1] if found and found[0] == digest else None
 
-    def store(self, rel: str, st: os.stat_result, digest: str, entry: tuple) -> None:
+    def store(self, rel: str, st: os.stat_result, digest: str, analysed: str, entry: tuple) -> None:
         self.seen.add(rel)
         shard = _shard_of(rel)
         self._shard(shard)[rel] = (digest, entry)
-        self.index[rel] = (st.st_mtime_ns, st.st_size, digest)
+        self.index[rel] = (st.st_mtime_ns, st.st_size, digest, analysed, entry[-1] if entry[0] == "F" else 0)
         self.dirty_shards.add(shard)
 
     def load_result(self, scope: str, key: str) -> tuple | None:

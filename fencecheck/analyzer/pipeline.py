@@ -90,12 +90,13 @@ def decode_result(stored: tuple) -> ScanResult:
 def read_and_extract(rel: str, path: str) -> FileFacts | Skipped:
     """One file -> facts, or the reason it was not parsed."""
     result = _extract_entry(rel, path)
-    return result if isinstance(result, Skipped) else _from_entry(rel, result[1])
+    return result if isinstance(result, Skipped) else _from_entry(rel, result[2])
 
 
-def _extract_entry(rel: str, path: str) -> tuple[str, tuple] | Skipped:
-    """Worker: (content hash, cacheable entry), or a Skipped that depends on
-    more than the content (permissions, file type, a vanished file)."""
+def _extract_entry(rel: str, path: str) -> tuple[str, str, tuple] | Skipped:
+    """Worker: (content hash, analysed digest, cacheable entry), or a Skipped
+    that depends on more than the content (permissions, file type, a
+    vanished file)."""
     try:
         # O_NONBLOCK: a FIFO that slipped past discovery must not block the scan.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -105,7 +106,8 @@ def _extract_entry(rel: str, path: str) -> tuple[str, tuple] | Skipped:
                 return Skipped(rel, "not-a-regular-file")
             if st.st_size > MAX_FILE_BYTES:
                 # cached like content (under its size), so an unchanged tree stays unchanged
-                return f"size:{st.st_size}", ("S", "too-large", f"{st.st_size} bytes")
+                entry = ("S", "too-large", f"{st.st_size} bytes")
+                return f"size:{st.st_size}", analysed_digest(entry), entry
             with os.fdopen(fd, "rb", closefd=False) as fh:
                 data = fh.read()
         finally:
@@ -114,7 +116,8 @@ def _extract_entry(rel: str, path: str) -> tuple[str, tuple] | Skipped:
         return Skipped(rel, "vanished", "deleted after discovery")
     except OSError as e:
         return Skipped(rel, "unreadable", e.strerror or str(e))
-    return content_hash(data), _entry_for(rel, data)
+    entry = _entry_for(rel, data)
+    return content_hash(data), analysed_digest(entry), entry
 
 
 def _entry_for(rel: str, data: bytes) -> tuple:
@@ -130,19 +133,29 @@ def _entry_for(rel: str, data: bytes) -> tuple:
         return ("S", "too-deep", "nesting beyond the parser's limits")
 
 
+def analysed_digest(entry: tuple) -> str:
+    """Digest of what the analysis reads of a file's entry: all of it but the
+    line count, a statistic.  An edit that changes no fact (a comment
+    appended, a file touched or checked out again) leaves it as it was, and
+    with it the scan's result.  marshal's version 2 writes no back-references:
+    its bytes depend on the entry's values (and on which strings ``encode``
+    interned), not on which objects the entry happens to share."""
+    return content_hash(marshal.dumps(entry[:-1] if entry[0] == "F" else entry, 2))
+
+
 def _from_entry(rel: str, entry: tuple) -> FileFacts | Skipped:
     if entry[0] == "S":
         return Skipped(rel, entry[1], entry[2])
     return decode((rel,) + tuple(entry[1:]))
 
 
-def _extract_batch(batch: list[tuple[str, str]]) -> list[tuple[str, bytes] | Skipped]:
+def _extract_batch(batch: list[tuple[str, str]]) -> list[tuple[str, str, bytes] | Skipped]:
     """Worker: entries go back marshalled, which keeps their strings
     interned (pickle would make a copy of each)."""
-    out: list[tuple[str, bytes] | Skipped] = []
+    out: list[tuple[str, str, bytes] | Skipped] = []
     for rel, path in batch:
         result = _extract_entry(rel, path)
-        out.append(result if isinstance(result, Skipped) else (result[0], marshal.dumps(result[1])))
+        out.append(result if isinstance(result, Skipped) else result[:2] + (marshal.dumps(result[2]),))
     return out
 
 
@@ -167,21 +180,33 @@ def check_cache(files: list[SourceFile], cache: FactsCache) -> CacheCheck:
 
 
 def extract_all(files: list[SourceFile], jobs: int, cache: FactsCache | None = None,
-                progress=None, check: CacheCheck | None = None) -> list[FileFacts | Skipped]:
+                progress=None) -> list[FileFacts | Skipped]:
     """Facts for every file, from the cache where its content is known."""
     cache = cache or FactsCache(None)
-    check = check or check_cache(files, cache)
-    out: dict[str, FileFacts | Skipped] = {}
-    todo = list(check.todo)
+    check = check_cache(files, cache)
+    return load_facts(files, check, extract_files(check.todo, jobs, cache, progress), jobs, cache)
+
+
+def load_facts(files: list[SourceFile], check: CacheCheck, fresh: dict[str, FileFacts | Skipped], jobs: int,
+               cache: FactsCache) -> list[FileFacts | Skipped]:
+    """Facts for every file: the ``fresh``ly extracted ones, the others from
+    the cache (extracting any whose shard has lost them)."""
+    out = dict(fresh)
+    lost = []
     by_rel = {f.rel: f for f in files}
     for rel, digest in check.hashes.items():
         entry = cache.entry(rel, digest)
         if entry is None:       # the index knew the file but its shard did not
-            todo.append(by_rel[rel])
+            lost.append(by_rel[rel])
         else:
             out[rel] = _from_entry(rel, entry)
-    if progress:
-        progress(len(files) - len(todo))
+    out.update(extract_files(lost, jobs, cache))
+    return [out[f.rel] for f in files]
+
+
+def extract_files(todo: list[SourceFile], jobs: int, cache: FactsCache, progress=None) -> dict[str, FileFacts | Skipped]:
+    """Facts of the files to read, each stored in the cache."""
+    out: dict[str, FileFacts | Skipped] = {}
     work = [(f.rel, f.abs) for f in todo]
     if jobs <= 1 or len(work) < 16:
         results = []
@@ -195,17 +220,17 @@ def extract_all(files: list[SourceFile], jobs: int, cache: FactsCache | None = N
         results = []
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for batch_result in pool.map(_extract_batch, batches):
-                results.extend(r if isinstance(r, Skipped) else (r[0], marshal.loads(r[1])) for r in batch_result)
+                results.extend(r if isinstance(r, Skipped) else r[:2] + (marshal.loads(r[2]),) for r in batch_result)
                 if progress:
                     progress(len(batch_result))
     for f, result in zip(todo, results):
         if isinstance(result, Skipped):
             out[f.rel] = result
             continue
-        digest, entry = result
-        cache.store(f.rel, f.stat, digest, entry)
+        digest, analysed, entry = result
+        cache.store(f.rel, f.stat, digest, analysed, entry)
         out[f.rel] = _from_entry(f.rel, entry)
-    return [out[f.rel] for f in files]
+    return out
 
 
 def analyse(facts: list[FileFacts], config: Config, jobs: int = 1) -> tuple[list[Finding], Program, int]:
@@ -266,15 +291,22 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
     try:
         cache = FactsCache.open(cache_dir, root)
         check = check_cache(found.files, cache)
+        progress = progress_factory(len(found.files)) if progress_factory and check.todo else None
+        if progress:
+            progress(len(found.files) - len(check.todo))
+        fresh = extract_files(check.todo, jobs, cache, progress)
+        cache.save()
         scope = repr((os.path.realpath(root), sorted(paths)))
-        if cache.directory and not check.todo:
+        # Files whose facts did not change (only their line count may have)
+        # leave the last result as it was: it is reused without loading a fact.
+        if cache.directory and not any(isinstance(r, Skipped) and r.reason in UNSTABLE_SKIPS for r in fresh.values()):
             cached = cache.load_result(scope, _result_key(found, cache, config))
             if cached is not None:
                 result = decode_result(cached)
+                result.stats.lines = sum(cache.lines(f.rel) for f in found.files)
                 result.stats.notes = list(cache.notes)
                 return result
-        progress = progress_factory(len(found.files)) if progress_factory else None
-        results = extract_all(found.files, jobs, cache, progress, check)
+        results = load_facts(found.files, check, fresh, jobs, cache)
         cache.save()
         cache.drop_shards()     # their facts are decoded: free the memory for the analysis
         stats.notes.extend(cache.notes)
@@ -290,9 +322,9 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
 
 
 def _result_key(found: Discovery, cache: FactsCache, config: Config) -> str:
-    """Everything a scan's result depends on: each file's content, what
-    discovery skipped, the configuration and the code."""
-    files = [(f.rel, cache.index.get(f.rel, ("", "", "?"))[2]) for f in found.files]
+    """Everything a scan's result depends on: each file's facts (its
+    analysed digest), what discovery skipped, the configuration and the code."""
+    files = [(f.rel, cache.analysed(f.rel)) for f in found.files]
     skipped = [(s.rel, s.reason, s.detail) for s in found.skipped]
     return short_hash(repr((code_version("results"), repr(config), files, skipped)))
 
