@@ -263,6 +263,7 @@ class Linker:
         # (name, caller's build) -> (definitions, whether they are header statics)
         self._linked: dict[tuple[str, str], tuple[tuple[int, ...], bool]] = {}
         self._nearest_cache: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._direct_includes: dict[str, set[str]] = {}      # caller file -> headers it includes
         self._headers_by_suffix: dict[str, list[str]] = defaultdict(list)
         for f in self.files:
             if f.path.endswith(".h"):
@@ -343,9 +344,12 @@ class Linker:
         cached = self._nearest_cache.get(key)
         if cached is not None:
             return cached
-        facts = self.file_facts.get(caller_file)
-        here = os.path.dirname(caller_file)
-        direct = {h for inc in (facts.includes if facts else ()) for h in self._resolve_include(here, inc)}
+        direct = self._direct_includes.get(caller_file)
+        if direct is None:
+            facts = self.file_facts.get(caller_file)
+            here = os.path.dirname(caller_file)
+            direct = self._direct_includes[caller_file] = {
+                h for inc in (facts.includes if facts else ()) for h in self._resolve_include(here, inc)}
         chosen = tuple(fid for fid in statics if self.funcs[fid].file in direct)
         if not chosen:
             caller_dirs = caller_file.split("/")[:-1]
@@ -495,9 +499,17 @@ class Linker:
 
         not_followed = framework.DEFERRAL_APIS | framework.NOT_ENTERED
         hop_names = set(framework.OPS_HOPS) | set(framework.CALLBACK_ARG_HOPS)
+        # The same names are called all over a file: resolve each once per file
+        # (functions come file by file).
+        resolved_in_file: dict[str, tuple[int, ...]] = {}
+        file = None
         for fref in self.funcs:
             fn = fref.fn
+            if fref.file != file:
+                file = fref.file
+                resolved_in_file = {}
             pnames = {p: i for i, (p, _) in enumerate(fn.params)}
+            out_edges: list[int] = []
             for idx, c in enumerate(fn.calls):
                 found: tuple[int, ...] = ()
                 if c.callee:
@@ -507,7 +519,9 @@ class Linker:
                     if c.callee in pnames and not fn.locals.get(c.callee):
                         param_callbacks.append((fref.id, idx, pnames[c.callee]))
                         continue
-                    found = self.resolve_name(c.callee, fref.file)
+                    found = resolved_in_file.get(c.callee)
+                    if found is None:
+                        found = resolved_in_file[c.callee] = self.resolve_name(c.callee, file)
                     if c.callee in hop_names:
                         found += self._hops(fref, c, bound)
                 elif c.field:
@@ -527,7 +541,10 @@ class Linker:
                     found = tuple(dict.fromkeys(array_init.get((fref.file, c.array), ())))
                 if found:
                     targets[fref.id][idx] = found
-                    graph.add_edges_from((fref.id, t) for t in found)
+                    out_edges.extend(found)
+            # one call per function, in call order: the same graph as one per call
+            if out_edges:
+                graph.add_edges_from((fref.id, t) for t in out_edges)
             for c in fn.calls:
                 reg = framework.REGISTRATIONS.get(c.callee)
                 if reg is None or _is_test_code(fref.file):
@@ -651,6 +668,7 @@ def chain_from_text(text: str) -> tuple[str, ...] | None:
     return ("v:" + parts[0],) + tuple(parts[1:])
 
 
+@functools.lru_cache(maxsize=None)     # asked once per binding: a million times, for 50,000 files
 def _is_test_code(path: str) -> bool:
     name = "/" + path
     return any(marker in name for marker in framework.TEST_CODE)

@@ -59,70 +59,88 @@ def _collect(program: Program) -> _Locks:
 
     A driver wrapper that returns with a lock held (``foo_ring_lock(ring)``)
     acquires that lock for its callers, one that drops a lock it did not take
-    releases it: a second pass applies what the first found.
+    releases it: a second pass applies what the first found, to the callers
+    of such wrappers (what the others hold does not depend on them).
     """
     names = list(data.ACQUIRE) + list(data.SCOPED)
     fids = sorted({fid for n in names for fid, _ in program.callers_by_name.get(n, ())})
     takes: dict[int, str] = {}      # wrapper fid -> class it returns holding
     drops: dict[int, str] = {}      # wrapper fid -> class it releases without taking
+    of_function: dict[int, _FunctionLocks] = {}
     for _ in range(2):
-        acquire: dict[tuple[int, int], str] = {}
-        held: dict[int, dict[int, frozenset[str]]] = {}
+        wrapper_callers = {c for w in list(takes) + list(drops) for c in program.graph.predecessors(w)}
+        todo = sorted(set(fids) | wrapper_callers | set(drops))
+        for fid in todo:
+            if fid not in of_function or fid in wrapper_callers:
+                of_function[fid] = _locks_of(program, fid, takes, drops)
         found_takes: dict[int, str] = {}
         found_drops: dict[int, str] = {}
-        wrapper_callers = {c for w in list(takes) + list(drops) for c in program.graph.predecessors(w)}
-        for fid in sorted(set(fids) | wrapper_callers | set(drops)):
-            calls = program.funcs[fid].fn.calls
-            released: set[str] = set()
-            taken: set[str] = set()
-
-            def via_wrapper(i: int, table: dict[int, str]) -> str | None:
-                targets = program.call_targets(fid, i)
-                return table.get(targets[0]) if len(targets) == 1 else None
-
-            def cls_of(i: int, table: dict) -> str | None:
-                c = calls[i]
-                arg = table.get(c.callee)
-                if arg is None or arg >= len(c.args):
-                    return None
-                return lock_class(program, fid, c.args[arg])
-
-            def acquires(i: int) -> str | None:
-                cls = cls_of(i, data.ACQUIRE) or via_wrapper(i, takes)
-                if cls:
-                    acquire[(fid, i)] = cls
-                    taken.add(cls)
-                return cls
-
-            def releases(i: int) -> str | None:
-                cls = cls_of(i, data.RELEASE) or via_wrapper(i, drops)
-                if cls:
-                    released.add(cls)
-                return cls
-
-            def scoped(i: int):
-                c = calls[i]
-                spec = data.SCOPED.get(c.callee)
-                if spec is None or spec[0] >= len(c.args):
-                    return None
-                kind = c.args[0] if c.callee != "guard()" else (calls[i - 1].args[0] if i and calls[i - 1].args else "")
-                if kind.strip() in data.NOT_LOCKS:
-                    return None
-                cls = lock_class(program, fid, c.args[spec[0]])
-                if cls:
-                    acquire[(fid, i)] = cls
-                    taken.add(cls)
-                return (cls, spec[1]) if cls else None
-
-            held[fid], at_exit = held_at_calls(program.funcs[fid].fn.skeleton(), acquires, releases, scoped)
-            for cls in sorted(at_exit):
+        for fid in todo:
+            mine = of_function[fid]
+            for cls in sorted(mine.at_exit):
                 found_takes.setdefault(fid, cls)
-            for cls in sorted(released - taken):
+            for cls in sorted(mine.released - mine.taken):
                 found_drops.setdefault(fid, cls)
         if found_takes == takes and found_drops == drops:
             break
         takes, drops = found_takes, found_drops
-    return _Locks(acquire, held)
+    return _Locks({(fid, idx): cls for fid in todo for idx, cls in of_function[fid].acquire},
+                  {fid: of_function[fid].held for fid in todo})
+
+
+@dataclass
+class _FunctionLocks:
+    acquire: list[tuple[int, str]]              # (call, class acquired there), in the order met
+    held: dict[int, frozenset[str]]             # call -> classes held at it
+    at_exit: frozenset[str]
+    taken: set[str]
+    released: set[str]
+
+
+def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int, str]) -> _FunctionLocks:
+    calls = program.funcs[fid].fn.calls
+    mine = _FunctionLocks([], {}, frozenset(), set(), set())
+
+    def via_wrapper(i: int, table: dict[int, str]) -> str | None:
+        targets = program.call_targets(fid, i)
+        return table.get(targets[0]) if len(targets) == 1 else None
+
+    def cls_of(i: int, table: dict) -> str | None:
+        c = calls[i]
+        arg = table.get(c.callee)
+        if arg is None or arg >= len(c.args):
+            return None
+        return lock_class(program, fid, c.args[arg])
+
+    def acquires(i: int) -> str | None:
+        cls = cls_of(i, data.ACQUIRE) or via_wrapper(i, takes)
+        if cls:
+            mine.acquire.append((i, cls))
+            mine.taken.add(cls)
+        return cls
+
+    def releases(i: int) -> str | None:
+        cls = cls_of(i, data.RELEASE) or via_wrapper(i, drops)
+        if cls:
+            mine.released.add(cls)
+        return cls
+
+    def scoped(i: int):
+        c = calls[i]
+        spec = data.SCOPED.get(c.callee)
+        if spec is None or spec[0] >= len(c.args):
+            return None
+        kind = c.args[0] if c.callee != "guard()" else (calls[i - 1].args[0] if i and calls[i - 1].args else "")
+        if kind.strip() in data.NOT_LOCKS:
+            return None
+        cls = lock_class(program, fid, c.args[spec[0]])
+        if cls:
+            mine.acquire.append((i, cls))
+            mine.taken.add(cls)
+        return (cls, spec[1]) if cls else None
+
+    mine.held, mine.at_exit = held_at_calls(program.funcs[fid].fn.skeleton(), acquires, releases, scoped)
+    return mine
 
 
 def find_inversions(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> list[Finding]:
