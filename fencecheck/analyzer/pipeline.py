@@ -314,6 +314,7 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
         # A file that could not be read may be readable next time with the
         # same content: such a result is not worth keeping.
         if cache.directory and not any(s.reason in UNSTABLE_SKIPS for s in result.skipped):
+            # keyed anew: files whose shard had lost their facts were read again
             cache.save_result(scope, _result_key(found, cache, config), encode_result(result))
         return result
     finally:

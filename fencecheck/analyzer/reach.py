@@ -205,9 +205,10 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
     ``dead_ends``, shared by walks with the same actions, keep and entry
     unit, holds functions known to lead to no report: the walk skips them,
     and when it ends with no report and no limit hit, adds the functions it
-    visited (not an entry limited to a section's calls).  A skipped function's subtree holds no report and no state a
-    report is first reached through, so reports and their hops are those
-    of the walk without it; only the limit counts fewer functions.
+    visited (not an entry limited to a section's calls).  A skipped
+    function's subtree holds no report and no state a report is first
+    reached through, so reports and their hops are those of the walk
+    without it; only the limit counts fewer functions.
     """
     funcs = program.funcs
     targets_of = program.targets

@@ -73,7 +73,7 @@ class SinkRule:
     fix_hint: str = ""
     # arguments for which ``match`` judges any API the rule knows: whether a
     # name is one is asked with them once, when its first call is judged None
-    probe_args: tuple[str, ...] = ("GFP_KERNEL",) * 8
+    probe_args: tuple[str, ...] = ()
 
     def forbidden(self, context: str, path: str) -> bool:
         allowed = self.forbidden_in.get(context)

@@ -106,10 +106,12 @@ def evaluate_mask(expr: str, func, depth: int = 0):
 def make_rule(extra_allocators: dict | None = None) -> SinkRule:
     table = NamedTable.of({**ALLOCATORS, **(extra_allocators or {})})
 
+    not_an_allocator = object()
+
     def match(callee: str, args: tuple[str, ...], func):
-        if callee not in table:
+        gfp = table.get(callee, not_an_allocator)
+        if gfp is not_an_allocator:
             return None
-        gfp = table.get(callee)
         if gfp is None:
             return Hit(f"{callee}(), which may always enter direct reclaim")
         i = gfp if gfp >= 0 else len(args) + gfp
@@ -129,5 +131,7 @@ def make_rule(extra_allocators: dict | None = None) -> SinkRule:
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "mmu_notifier": ()},
         match=match, argument=argument, exempt_scopes=NORECLAIM_SCOPES,
+        # a reclaiming mask wherever an allocator takes its gfp argument
+        probe_args=("GFP_KERNEL",) * 8,
         fix_hint="preallocate before the job is armed, or use GFP_NOWAIT and handle failure",
     )
