@@ -59,9 +59,11 @@ def test_dead_ends_change_no_walk_and_keep_per_caller_states_out(tree):
     def actions(f):
         return {i: REPORT for i, c in enumerate(program.funcs[f].fn.calls) if c.callee == "foo_sink"}
 
+    everything = program.targets_within(set(fid.values()))
+
     def walked(name, dead_ends=None):
         entry = Entry("signalling", fid[name], "", "foo_walk.c", 1)
-        return list(walk(program, entry, actions, lambda g: True, None, dead_ends))
+        return list(walk(program, entry, actions, everything, None, None, dead_ends))
     dead: set[int] = set()
     order = ["foo_a", "foo_d", "foo_b", "foo_c", "foo_e", "foo_a"]
     assert [walked(n, dead) for n in order] == [walked(n) for n in order]
@@ -72,6 +74,39 @@ def test_dead_ends_change_no_walk_and_keep_per_caller_states_out(tree):
     # A section of foo_b (its first call only) reports nothing; foo_b itself is no dead end.
     section = Entry("signalling", fid["foo_b"], "", "foo_walk.c", 1, frozenset({0}))
     fresh: set[int] = set()
-    assert list(walk(program, section, actions, lambda g: True, None, fresh)) == []
+    assert list(walk(program, section, actions, everything, None, None, fresh)) == []
     assert fid["foo_common"] in fresh and fid["foo_b"] not in fresh
     assert walked("foo_b", fresh) == walked("foo_b")
+
+
+def test_a_walk_within_a_set_is_a_walk_that_keeps_only_its_members(tree):
+    """Targets outside the set are dropped per function ahead of the walk,
+    except a parameter's, which are known per caller: both must go."""
+    from fencecheck.analyzer.reach import walk
+    from fencecheck.analyzer.summaries import REPORT
+    from fencecheck.rules.base import Entry
+    root = tree({
+        "drivers/gpu/drm/foo/foo_within.c": """
+            void foo_leaf(void) { foo_sink(); }
+            void foo_mid(void) { foo_leaf(); foo_sink(); }
+            void foo_run(void (*fn)(void)) { fn(); foo_mid(); }
+            void foo_top(void) { foo_mid(); foo_run(foo_leaf); foo_run(foo_mid); }
+        """,
+    })
+    program = scan(["drivers"], root, Config(), jobs=1).program
+    fid = {f.fn.name: f.id for f in program.funcs}
+
+    def actions(f):
+        return {i: REPORT for i, c in enumerate(program.funcs[f].fn.calls) if c.callee == "foo_sink"}
+    everything = program.targets_within(set(fid.values()))
+    entry = Entry("signalling", fid["foo_top"], "", "foo_within.c", 1)
+    reports = {}
+    for left_out in ("foo_leaf", "foo_mid", "foo_run"):
+        kept = set(fid.values()) - {fid[left_out]}
+        reports[left_out] = list(walk(program, entry, actions, program.targets_within(kept)))
+        assert reports[left_out] == list(walk(program, entry, actions, everything, kept.__contains__))
+    assert reports["foo_run"] == [(fid["foo_mid"], 1, [(fid["foo_top"], 0)]),
+                                  (fid["foo_leaf"], 0, [(fid["foo_top"], 0), (fid["foo_mid"], 0)])]
+    # foo_leaf is reached only as foo_run's parameter
+    assert (fid["foo_leaf"], 0) not in {r[:2] for r in reports["foo_leaf"]}
+    assert (fid["foo_leaf"], 0) in {r[:2] for r in reports["foo_mid"]}

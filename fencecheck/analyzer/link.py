@@ -122,6 +122,9 @@ class Program:
                     callers[t].add(fid)
         return callers
 
+    def targets_within(self, functions: set[int]) -> "TargetsWithin":
+        return TargetsWithin(self.targets, functions)
+
     def reaching(self, names) -> set[int]:
         """Functions that call one of ``names`` or reach such a function."""
         return self.reaching_functions({fid for name in names for fid, _ in self.callers_by_name.get(name, ())})
@@ -151,6 +154,30 @@ class Program:
     def describe(self, fid: int) -> str:
         f = self.funcs[fid]
         return f"{f.fn.name} ({f.file}:{f.fn.line})"
+
+
+class TargetsWithin(dict):
+    """Function id -> {call index: its targets that lie in ``functions``},
+    calls left with none dropped; worked out per function when a walk first
+    asks.  A walk kept within a set (a rule's may_reach) then skips the calls
+    leading out of it once, not at every visit: on the whole tree two edges
+    in three do."""
+    __slots__ = ("targets", "functions")
+
+    def __init__(self, targets: list[dict[int, tuple[int, ...]]], functions: set[int]):
+        super().__init__()
+        self.targets = targets
+        self.functions = functions
+
+    def __missing__(self, fid: int) -> dict[int, tuple[int, ...]]:
+        functions = self.functions
+        kept = {}
+        for idx, found in self.targets[fid].items():
+            inside = tuple(g for g in found if g in functions)
+            if inside:
+                kept[idx] = inside
+        self[fid] = kept
+        return kept
 
 
 def _call_graph() -> nx.DiGraph:

@@ -169,6 +169,7 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
         if cls in dangerous:
             watched_in.setdefault(fid, {})[idx] = REPORT | FOLLOW
     may_lock = program.reaching_functions(set(watched_in))
+    lock_targets = program.targets_within(may_lock)
 
     for entry in entries:
         sinks = [by_rule[k] for k in data.HOLDER_SINKS.get(entry.context, ()) if k in by_rule]
@@ -182,7 +183,7 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
         def actions(fid: int) -> dict[int, int]:
             on_path.add(fid)    # exact for holders: they acquire, so the walk reaches them
             return watched_in.get(fid, NO_ACTIONS)
-        acquisitions = list(walk(program, entry, actions, may_lock.__contains__))
+        acquisitions = list(walk(program, entry, actions, lock_targets))
         for fid, idx, hops in acquisitions:
             cls = locks.acquire[(fid, idx)]
             key = (entry.fid, cls)

@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..rules.base import CONTEXTS, Entry, SinkRule
 from ..rules.framework import FRAMEWORK_PREFIXES
-from .link import Program, tree_relative
+from .link import Program, TargetsWithin, tree_relative
 from .summaries import FOLLOW, FOLLOW_HOME, REPORT, RuleSummary
 
 
@@ -127,29 +127,32 @@ def follow_small_wrappers(program: Program, summary: RuleSummary, reachable: set
         summary.stops[fid][idx] |= FOLLOW_HOME
 
 
+class _TooMuchBelow(Exception):
+    """A helper's walk met more than MAX_FUNCTIONS_BELOW functions: the
+    answer is known, the rest of the walk is not needed."""
+
+
 def _few_sinks_below(program: Program, summary: RuleSummary, fid: int,
                      actions: Callable[[int], dict[int, int]]) -> bool:
     visited: set[int] = set()
-    truncated = False
 
     def keep(g: int) -> bool:
-        nonlocal truncated
-        if g not in summary.may_reach:
-            return False
         if g not in visited:
             if len(visited) >= MAX_FUNCTIONS_BELOW:
-                truncated = True
-                return False
+                raise _TooMuchBelow
             visited.add(g)
         return True
     f = program.funcs[fid]
     start = Entry("signalling", fid, "", f.file, f.fn.line)
     sites = set()
-    for site_fid, site_idx, _ in walk(program, start, actions, keep):
-        sites.add((site_fid, site_idx))
-        if len(sites) > MAX_SINKS_BELOW:
-            return False
-    return not truncated
+    try:
+        for site_fid, site_idx, _ in walk(program, start, actions, summary.walk_targets, keep):
+            sites.add((site_fid, site_idx))
+            if len(sites) > MAX_SINKS_BELOW:
+                return False
+    except _TooMuchBelow:
+        return False
+    return True
 
 
 def prepare_walks(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> None:
@@ -186,14 +189,15 @@ def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSumma
 NO_ACTIONS: dict[int, int] = {}
 
 
-def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]], keep: Callable[[int], bool],
-         limit: int | None = None, dead_ends: set[int] | None = None):
+def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]], within: TargetsWithin,
+         keep: Callable[[int], bool] | None = None, limit: int | None = None, dead_ends: set[int] | None = None):
     """Breadth-first over the calls reachable from an entry, shortest paths first.
 
     ``actions(fid)`` maps the calls of a function that are not simply
     followed to what to do with them: REPORT (yield (fid, idx, hops to it)),
     FOLLOW into its targets, FOLLOW_HOME into those in the entry's driver
-    unit, a combination or nothing; ``keep(fid)`` prunes targets.
+    unit, a combination or nothing.  Only targets in ``within.functions``
+    are followed, and of those only the ones ``keep(fid)`` accepts.
     Walk states are functions, except that a function calling through a
     function-pointer parameter is visited once per call site that passes one
     (state (fid, caller, call index)): what it calls depends on that caller.
@@ -211,7 +215,7 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
     without it; only the limit counts fewer functions.
     """
     funcs = program.funcs
-    targets_of = program.targets
+    inside = within.functions
     units, names = program.units, program.names
     param_calls = program.param_calls
     takes_callbacks = program.takes_callbacks
@@ -236,7 +240,7 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
                 if special[idx] & REPORT and (only is None or idx in only):
                     reported = True
                     yield fid, idx, _hops(parent, state)
-        fn_targets = targets_of[fid]
+        fn_targets = within[fid]
         calls_back = fid in takes_callbacks
         calls = funcs[fid].fn.calls
         # Only calls with targets lead on; a function calling through a
@@ -262,7 +266,8 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
             for g in targets:
                 if units[g] != home and outside is not _ANY and names[g] != outside:
                     continue
-                if not keep(g):
+                # `within` dropped the other calls' targets already; not a parameter's
+                if g not in inside or keep is not None and not keep(g):
                     continue
                 nxt = (g, fid, idx) if g in takes_callbacks else g
                 if nxt not in parent and (dead_ends is None or nxt not in dead_ends):
@@ -288,7 +293,7 @@ def sink_walk(program: Program, entry: Entry, summary: RuleSummary, limit: int |
               dead_ends: set[int] | None = None):
     """Each sink site of one rule reachable from the entry, with its hops."""
     return walk(program, entry, lambda fid: summary.stops.get(fid, NO_ACTIONS),
-                summary.may_reach.__contains__, limit, dead_ends)
+                summary.walk_targets, None, limit, dead_ends)
 
 
 def _hops(parent: dict, state) -> list[tuple[int, int]]:

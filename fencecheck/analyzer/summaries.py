@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..rules.base import Hit, ParamFlow, SinkRule
 from .flow import always_reaches, calls_in_scope
-from .link import Program
+from .link import Program, TargetsWithin
 
 
 # Evidence below a sink site stops after this many calls: enough to show the
@@ -54,6 +54,8 @@ class RuleSummary:
     # fid -> {call index: walk action} for the calls a walk does not simply
     # follow: sites are reported, other API calls and exempt calls end it
     stops: dict[int, dict[int, int]] = field(default_factory=dict)
+    # the call targets within may_reach, for the walks (filled as they go)
+    walk_targets: TargetsWithin | None = None
 
     def witness(self, fid: int, idx: int, program: Program) -> list[tuple[int, int]]:
         """Calls from a site down to the API call that makes it forbidden."""
@@ -229,6 +231,7 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
     for fid, calls in s.exempt.items():
         for idx in calls:
             s.stops.setdefault(fid, {})[idx] = 0
+    s.walk_targets = program.targets_within(s.may_reach)
     return s
 
 
