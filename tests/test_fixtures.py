@@ -179,21 +179,6 @@ def test_parallel_scan_is_identical(result):
         [(_key(f), f.entry, f.steps) for f in result.findings]
 
 
-def test_walks_side_by_side_are_identical(result, monkeypatch):
-    """Paths in a forked child while lock inversions run here: same findings
-    as one after the other (real trees are big enough; the fixtures are made so)."""
-    from fencecheck.analyzer import pipeline
-    monkeypatch.setattr(pipeline, "SIDE_BY_SIDE_MIN_FUNCTIONS", 0)
-    forked = []
-    real = pipeline._side_by_side
-    monkeypatch.setattr(pipeline, "_side_by_side", lambda *a: forked.append(1) or real(*a))
-    side_by_side = _run(2)
-    assert forked
-    assert {f.rule for f in result.findings} >= {"held_lock", "reclaim_alloc"}
-    assert [(_key(f), f.entry, f.steps, f.related) for f in side_by_side.findings] == \
-        [(_key(f), f.entry, f.steps, f.related) for f in result.findings]
-
-
 def test_common_code_calls_the_configured_architecture(result):
     """arch = "arm64": run_job reaches arm64's allocating barrier and flush
     instead of x86's; a host program's shim is never linked in."""

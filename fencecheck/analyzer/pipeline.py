@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import marshal
-import multiprocessing
 import os
 import stat
 from collections import Counter
@@ -233,7 +232,7 @@ def extract_files(todo: list[SourceFile], jobs: int, cache: FactsCache, progress
     return out
 
 
-def analyse(facts: list[FileFacts], config: Config, jobs: int = 1) -> tuple[list[Finding], Program, int]:
+def analyse(facts: list[FileFacts], config: Config) -> tuple[list[Finding], Program, int]:
     """Link, mark contexts and sinks, and find the forbidden paths."""
     program = link(facts, config.arch)
     entries = []
@@ -242,39 +241,10 @@ def analyse(facts: list[FileFacts], config: Config, jobs: int = 1) -> tuple[list
     entries.sort(key=lambda e: (program.funcs[e.fid].file, program.funcs[e.fid].fn.line, e.context, e.how))
     summaries = [summarize(program, r) for r in rule_registry.sink_rules(config)]
     prepare_walks(program, entries, summaries)
-    if held_lock.ID in config.disable:
-        return find_paths(program, entries, summaries), program, len(entries)
-    work = (program, entries, summaries)
-    if jobs > 1 and len(program.funcs) >= SIDE_BY_SIDE_MIN_FUNCTIONS:
-        paths, inversions = _side_by_side(find_paths, find_inversions, work)
-    else:
-        paths, inversions = find_paths(*work), find_inversions(*work)
-    return sorted(paths + inversions, key=Finding.sort_key), program, len(entries)
-
-
-# Below this size the walks take well under a second: not worth a process.
-SIDE_BY_SIDE_MIN_FUNCTIONS = 20_000
-_forked_work: tuple | None = None     # what a forked child works on (inherited, never pickled)
-
-
-def _in_forked_child(task):
-    return task(*_forked_work)
-
-
-def _side_by_side(forked_task, own_task, work: tuple):
-    """forked_task(*work) in a forked child while this process runs
-    own_task(*work).  The two only read ``work``, so the results are those of
-    running them one after the other; the program is shared copy-on-write,
-    not pickled (only the child's findings are)."""
-    global _forked_work
-    _forked_work = work
-    try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
-            forked = pool.submit(_in_forked_child, forked_task)
-            own = own_task(*work)
-            return forked.result(), own
-    finally:
-        _forked_work = None
+    findings = find_paths(program, entries, summaries)
+    if held_lock.ID not in config.disable:
+        findings += find_inversions(program, entries, summaries)
+    return sorted(findings, key=Finding.sort_key), program, len(entries)
 
 
 def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_factory=None,
@@ -310,7 +280,7 @@ def scan(paths: list[str], root: str, config: Config, jobs: int = 0, progress_fa
         cache.save()
         cache.drop_shards()     # their facts are decoded: free the memory for the analysis
         stats.notes.extend(cache.notes)
-        result = _finish(found, results, config, stats, jobs)
+        result = _finish(found, results, config, stats)
         # A file that could not be read may be readable next time with the
         # same content: such a result is not worth keeping.
         if cache.directory and not any(s.reason in UNSTABLE_SKIPS for s in result.skipped):
@@ -330,7 +300,7 @@ def _result_key(found: Discovery, cache: FactsCache, config: Config) -> str:
     return short_hash(repr((code_version("results"), repr(config), files, skipped)))
 
 
-def _finish(found: Discovery, results, config: Config, stats: ScanStats, jobs: int) -> ScanResult:
+def _finish(found: Discovery, results, config: Config, stats: ScanStats) -> ScanResult:
     skipped = list(found.skipped)
     facts = []
     for r in results:
@@ -343,7 +313,7 @@ def _finish(found: Discovery, results, config: Config, stats: ScanStats, jobs: i
             stats.error_lines += r.error_lines
             stats.lines += r.lines
     stats.files_parsed = len(facts)
-    findings, program, stats.entries = analyse(facts, config, jobs)
+    findings, program, stats.entries = analyse(facts, config)
     skipped.sort(key=lambda s: (s.rel, s.reason))
     stats.skipped = Counter(s.reason for s in skipped)
     return ScanResult(findings, stats, skipped, program)

@@ -28,12 +28,6 @@ class Step:
     function: str     # function the location is in
     text: str         # what happens there
 
-    # The forked walk (pipeline._side_by_side) sends its findings back
-    # pickled: a frozen slots dataclass would go through a Python
-    # __setstate__ per object, twice as slow.
-    def __reduce__(self):
-        return Step, (self.file, self.line, self.col, self.function, self.text)
-
 
 @dataclass(frozen=True, slots=True)
 class Finding:
