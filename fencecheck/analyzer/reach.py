@@ -287,7 +287,7 @@ def sink_walk(program: Program, entry: Entry, summary: RuleSummary, limit: int |
               dead_ends: set[int] | None = None):
     """Each sink site of one rule reachable from the entry, with its hops."""
     return walk(program, entry, lambda fid: summary.stops.get(fid, NO_ACTIONS),
-                summary.walk_targets, None, limit, dead_ends)
+                summary.walk_targets, limit=limit, dead_ends=dead_ends)
 
 
 def _hops(parent: dict, state) -> list[tuple[int, int]]:

@@ -127,20 +127,23 @@ class NameSet:
 class NamedTable:
     """name (or pattern) -> value, pattern entries tried in order after exact ones."""
     exact: dict = field(default_factory=dict)
-    patterns: tuple = ()
-    any_pattern: re.Pattern | None = None     # all patterns at once: most names match none
+    patterns: tuple = ()                       # (compiled glob, value), in table order
+    # all patterns at once, derived from them: most names match none
+    _any_pattern: re.Pattern | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_any_pattern",
+                           re.compile("|".join(rx.pattern for rx, _ in self.patterns)) if self.patterns else None)
 
     @classmethod
     def of(cls, table: dict) -> "NamedTable":
         exact = {k: v for k, v in table.items() if not any(ch in k for ch in "*?[")}
-        globs = [k for k in table if k not in exact]
-        pats = tuple((re.compile(fnmatch.translate(k)), table[k]) for k in globs)
-        return cls(exact, pats, re.compile("|".join(fnmatch.translate(k) for k in globs)) if globs else None)
+        return cls(exact, tuple((re.compile(fnmatch.translate(k)), v) for k, v in table.items() if k not in exact))
 
     def get(self, name: str, default=None):
         if name in self.exact:
             return self.exact[name]
-        if self.any_pattern is None or self.any_pattern.match(name) is None:
+        if self._any_pattern is None or self._any_pattern.match(name) is None:
             return default
         for rx, v in self.patterns:
             if rx.match(name):
