@@ -69,6 +69,33 @@ def test_words_repeated_across_files_are_one_object(tmp_path):
         assert len({id(x) for x in masks}) == 1, attempt
 
 
+def test_loading_keeps_no_shard_it_is_done_with(tree, tmp_path):
+    """Extraction writes a shard once its last file is stored, and loading
+    drops a shard once its last file is read, unless it holds facts not saved
+    yet: a tree's shards are never all in memory beside the facts decoded
+    from them."""
+    from fencecheck.analyzer.cache import FactsCache
+    from fencecheck.analyzer.discover import discover
+    from fencecheck.analyzer.pipeline import check_cache, extract_all
+    root = tree({**DRIVER, "drivers/gpu/drm/bar/bar.c": "void bar(void) { foo_fence_create(0); }\n"})
+    found = discover(["drivers"], root)
+    cache = FactsCache.open(str(tmp_path), root)
+    extract_all(found.files, 1, cache)
+    assert cache.shards == {} and cache.dirty_shards == set()      # each written once its files were
+    cache.save()
+    cache = FactsCache.open(str(tmp_path), root)
+    hashes = check_cache(found.files, cache).hashes
+    loaded_while_reading = []
+    for rel, entry in cache.entries(hashes):
+        assert entry is not None
+        loaded_while_reading.append(len(cache.shards))
+    assert loaded_while_reading == [1, 1, 1, 1] and cache.shards == {}     # bar/, then foo/ alone
+    bar = next(f for f in found.files if f.rel.endswith("bar.c"))
+    cache.store(bar.rel, bar.stat, hashes[bar.rel], "?", ("S", "no-code", ""))     # unsaved
+    list(cache.entries(hashes))
+    assert len(cache.shards) == 1
+
+
 def test_changed_file_is_reparsed(tree, tmp_path):
     root = tree(DRIVER)
     cache_dir = str(tmp_path / "cache")

@@ -224,3 +224,34 @@ def test_decoded_skeleton_reads_as_extracted():
     stored = decode(encode(f)).functions[0]
     assert isinstance(stored.body, bytes)
     assert stored.skeleton() == fn(f, "f").body == [["if", [["block", [0, ["ret"]]]], None], 1, ["ret"]]
+
+
+def test_equal_values_decode_as_one_object():
+    """Equal argument lists, parameter lists and locals of a file come back
+    from the cache as one object each, and equal call lines as one int across
+    the files decoded together; every value is as extracted."""
+    import marshal
+    from fencecheck.analyzer.facts import SharedValues, decode, encode
+    src = "\n" * 300 + """int a(struct drm_device *dev, int flags)
+{
+	int ret = 0;
+	lock(dev); ret = submit(dev, flags);
+	return ret;
+}
+int b(struct drm_device *dev, int flags)
+{
+	int ret = 0;
+	lock(dev);
+	return ret;
+}
+"""
+    lines_seen = SharedValues()
+    first, second = (decode(marshal.loads(marshal.dumps(encode(extract_source(name, src.encode())))), lines_seen)
+                     for name in ("x.c", "y.c"))
+    a, b = first.functions
+    assert a.params is b.params and a.locals["ret"] is b.locals["ret"]
+    assert a.calls[0].args is b.calls[0].args
+    assert a.calls[0].line is a.calls[1].line is second.functions[0].calls[0].line
+    extracted = facts(src)
+    assert [(f.params, f.locals, [(c.callee, c.line, c.col, c.args) for c in f.calls]) for f in first.functions] == \
+        [(f.params, f.locals, [(c.callee, c.line, c.col, c.args) for c in f.calls]) for f in extracted.functions]

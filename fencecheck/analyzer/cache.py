@@ -72,6 +72,11 @@ def _shard_of(rel: str) -> str:
     return short_hash(rel.rpartition("/")[0])
 
 
+def last_of_each_shard(rels) -> set[str]:
+    """The last of ``rels`` (in order) that each shard holds."""
+    return set({_shard_of(rel): rel for rel in rels}.values())
+
+
 @dataclass
 class FactsCache:
     directory: str | None
@@ -80,6 +85,7 @@ class FactsCache:
     shards: dict[str, dict[str, tuple]] = field(default_factory=dict)     # shard -> rel -> (hash, entry)
     notes: list[str] = field(default_factory=list)             # diagnostics for the summary
     dirty_shards: set[str] = field(default_factory=set)
+    index_changed: bool = False
     seen: set[str] = field(default_factory=set)                # files this scan looked at
 
     @classmethod
@@ -110,12 +116,25 @@ class FactsCache:
         found = self._shard(_shard_of(rel)).get(rel)
         return found[1] if found and found[0] == digest else None
 
+    def entries(self, wanted: dict[str, str]):
+        """(rel, stored facts or None) for each rel -> content hash, in order.
+        A shard is dropped once its last wanted file is read (unless it holds
+        entries not saved yet): a whole tree's shards are never all in memory
+        beside the facts decoded from them."""
+        last = last_of_each_shard(wanted)
+        for rel, digest in wanted.items():
+            yield rel, self.entry(rel, digest)
+            shard = _shard_of(rel)
+            if rel in last and shard not in self.dirty_shards:
+                self.shards.pop(shard, None)
+
     def store(self, rel: str, st: os.stat_result, digest: str, analysed: str, entry: tuple) -> None:
         self.seen.add(rel)
         shard = _shard_of(rel)
         self._shard(shard)[rel] = (digest, entry)
         self.index[rel] = (st.st_mtime_ns, st.st_size, digest, analysed, entry[-1] if entry[0] == "F" else 0)
         self.dirty_shards.add(shard)
+        self.index_changed = True
 
     def load_result(self, scope: str, key: str) -> tuple | None:
         """The stored result (pipeline.encode_result) of the scan of ``scope``, if its key is ``key``."""
@@ -128,17 +147,31 @@ class FactsCache:
         self._write(f"results/{short_hash(scope)}.bin", "results", (key, encoded))
 
     def save(self) -> None:
-        if self.directory is None or not self.dirty_shards:
+        if self.directory is None or not (self.dirty_shards or self.index_changed):
             return
+        for shard in sorted(self.dirty_shards):
+            self._write(f"facts/{shard}.bin", "facts", self._kept(shard))
         # Files deleted since they were cached drop out; files outside this
         # scan's paths are kept for the next scan that covers them.
-        gone = {rel for rel in self.index if rel not in self.seen
-                and not os.path.lexists(os.path.join(self.root, rel))}
-        for shard in sorted(self.dirty_shards):
-            entries = {rel: e for rel, e in self._shard(shard).items() if rel not in gone}
-            self._write(f"facts/{shard}.bin", "facts", entries)
-        self._write("index.bin", "index", {rel: s for rel, s in self.index.items() if rel not in gone})
+        self._write("index.bin", "index", {rel: s for rel, s in self.index.items()
+                                           if rel in self.seen or self._exists(rel)})
         self.dirty_shards.clear()
+        self.index_changed = False
+
+    def settle(self, rel: str) -> None:
+        """Write the shard holding ``rel``, its last file to store, and forget
+        it: a cold scan keeps no encoded facts beside the decoded ones."""
+        shard = _shard_of(rel)
+        if shard in self.dirty_shards and self.directory is not None:
+            self._write(f"facts/{shard}.bin", "facts", self._kept(shard))
+        self.dirty_shards.discard(shard)
+        self.shards.pop(shard, None)
+
+    def _kept(self, shard: str) -> dict[str, tuple]:
+        return {rel: e for rel, e in self._shard(shard).items() if rel in self.seen or self._exists(rel)}
+
+    def _exists(self, rel: str) -> bool:
+        return os.path.lexists(os.path.join(self.root, rel))
 
     def drop_shards(self) -> None:
         """Forget the loaded shards, once saved: the next entry() reads its shard again."""

@@ -106,11 +106,24 @@ class FileFacts:
 # types of parameters, locals, struct fields and globals, binding targets,
 # included headers) are interned: marshal keeps them interned through
 # the worker transfer and the cache, so a whole tree holds one "GFP_KERNEL",
-# not a hundred thousand.  A function's skeleton is marshalled on its own, so
-# loading facts builds none of the lists until Function.skeleton() asks.
+# not a hundred thousand.  Equal argument lists, parameter lists and locals
+# of one file are one tuple, which marshal writes once and reads back as one
+# object; equal call lines are one int across the files decoded together.
+# Both halve what these take in a whole tree's decoded facts.  A function's
+# skeleton is marshalled on its own, so loading facts builds none of the
+# lists until Function.skeleton() asks.
 
-def _call(c: Call) -> tuple:
-    return (intern(c.callee), c.line, c.col, tuple(map(intern, c.args)), intern(c.field),
+class SharedValues(dict):
+    """``shared[v]`` is the first value equal to ``v`` it was asked for."""
+    __slots__ = ()
+
+    def __missing__(self, value):
+        self[value] = value
+        return value
+
+
+def _call(c: Call, shared: SharedValues) -> tuple:
+    return (intern(c.callee), c.line, c.col, shared[tuple(map(intern, c.args))], intern(c.field),
             tuple(map(intern, c.receiver)), intern(c.array))
 
 
@@ -119,28 +132,32 @@ def _interned(names: dict[str, str]) -> dict[str, str]:
 
 
 def encode(f: FileFacts) -> tuple:
+    s = SharedValues()
     return (
         f.path,
         [(intern(fn.name), fn.line, fn.end_line, fn.col, fn.static, fn.inline, intern(fn.return_type),
-          tuple((intern(p), intern(t)) for p, t in fn.params),
-          {intern(k): (intern(t), init) for k, (t, init) in fn.locals.items()},
-          [_call(c) for c in fn.calls], marshal.dumps(fn.body) if isinstance(fn.body, list) else fn.body)
+          s[tuple(s[(intern(p), intern(t))] for p, t in fn.params)],
+          {intern(k): s[(intern(t), init)] for k, (t, init) in fn.locals.items()},
+          [_call(c, s) for c in fn.calls], marshal.dumps(fn.body) if isinstance(fn.body, list) else fn.body)
          for fn in f.functions],
         [(intern(b.struct), tuple(map(intern, b.path)), intern(b.target), b.line, intern(b.var),
           tuple(map(intern, b.receiver)), intern(b.function)) for b in f.bindings],
         {intern(name): _interned(fields) for name, fields in f.structs.items()},
         _interned(f.typedefs), _interned(f.globals),
-        [_call(c) for c in f.file_calls],
+        [_call(c, s) for c in f.file_calls],
         tuple(map(intern, f.includes)), f.error_lines, f.lines,
     )
 
 
-def decode(t: tuple) -> FileFacts:
+def decode(t: tuple, lines_seen: SharedValues | None = None) -> FileFacts:
+    """``lines_seen``: the call lines of files decoded before, shared with them."""
+    s = SharedValues() if lines_seen is None else lines_seen
     path, functions, bindings, structs, typedefs, globals_, file_calls, includes, error_lines, lines = t
     return FileFacts(
         path=path,
-        functions=[Function(name, line, end_line, col, static, inline, ret, tuple(tuple(p) for p in params),
-                            dict(locals_), [Call(*c) for c in calls], body)
+        functions=[Function(name, line, end_line, col, static, inline, ret, params, dict(locals_),
+                            [Call(callee, s[c_line], c_col, args, c_field, receiver, array)
+                             for callee, c_line, c_col, args, c_field, receiver, array in calls], body)
                    for name, line, end_line, col, static, inline, ret, params, locals_, calls, body in functions],
         bindings=[Binding(*b) for b in bindings],
         structs=structs, typedefs=typedefs, globals=globals_,

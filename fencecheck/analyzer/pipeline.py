@@ -16,10 +16,10 @@ from dataclasses import astuple, dataclass, field, fields
 
 from .. import rules as rule_registry
 from .config import Config
-from .cache import FactsCache, code_version, content_hash, short_hash
+from .cache import FactsCache, code_version, content_hash, last_of_each_shard, short_hash
 from .discover import Discovery, Skipped, SourceFile, discover
 from .extract import extract_source
-from .facts import FileFacts, decode, encode
+from .facts import FileFacts, SharedValues, decode, encode
 from ..rules import held_lock
 from .link import Program, link
 from .locks import find_inversions
@@ -142,10 +142,10 @@ def analysed_digest(entry: tuple) -> str:
     return content_hash(marshal.dumps(entry[:-1] if entry[0] == "F" else entry, 2))
 
 
-def _from_entry(rel: str, entry: tuple) -> FileFacts | Skipped:
+def _from_entry(rel: str, entry: tuple, lines_seen: SharedValues | None = None) -> FileFacts | Skipped:
     if entry[0] == "S":
         return Skipped(rel, entry[1], entry[2])
-    return decode((rel,) + tuple(entry[1:]))
+    return decode((rel,) + tuple(entry[1:]), lines_seen)
 
 
 def _extract_batch(batch: list[tuple[str, str]]) -> list[tuple[str, str, bytes] | Skipped]:
@@ -193,48 +193,58 @@ def load_facts(files: list[SourceFile], check: CacheCheck, fresh: dict[str, File
     out = dict(fresh)
     lost = []
     by_rel = {f.rel: f for f in files}
-    for rel, digest in check.hashes.items():
-        entry = cache.entry(rel, digest)
+    lines_seen = SharedValues()
+    for rel, entry in cache.entries(check.hashes):
         if entry is None:       # the index knew the file but its shard did not
             lost.append(by_rel[rel])
         else:
-            out[rel] = _from_entry(rel, entry)
+            out[rel] = _from_entry(rel, entry, lines_seen)
     out.update(extract_files(lost, jobs, cache))
     return [out[f.rel] for f in files]
 
 
 def extract_files(todo: list[SourceFile], jobs: int, cache: FactsCache, progress=None) -> dict[str, FileFacts | Skipped]:
-    """Facts of the files to read, each stored in the cache."""
+    """Facts of the files to read, each stored in the cache as it comes in."""
     out: dict[str, FileFacts | Skipped] = {}
-    work = [(f.rel, f.abs) for f in todo]
-    if jobs <= 1 or len(work) < 16:
-        results = []
-        for item in work:
-            results.append(_extract_entry(*item))
-            if progress:
-                progress(1)
-    else:
-        batch_size = max(1, min(64, len(work) // (jobs * 8) or 1))
-        batches = [work[i:i + batch_size] for i in range(0, len(work), batch_size)]
-        results = []
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for batch_result in pool.map(_extract_batch, batches):
-                results.extend(r if isinstance(r, Skipped) else r[:2] + (marshal.loads(r[2]),) for r in batch_result)
-                if progress:
-                    progress(len(batch_result))
-    for f, result in zip(todo, results):
+    lines_seen = SharedValues()
+    last = last_of_each_shard(f.rel for f in todo)
+    for f, result in zip(todo, _extracted([(f.rel, f.abs) for f in todo], jobs, progress)):
         if isinstance(result, Skipped):
             out[f.rel] = result
-            continue
-        digest, analysed, entry = result
-        cache.store(f.rel, f.stat, digest, analysed, entry)
-        out[f.rel] = _from_entry(f.rel, entry)
+        else:
+            digest, analysed, entry = result
+            cache.store(f.rel, f.stat, digest, analysed, entry)
+            out[f.rel] = _from_entry(f.rel, entry, lines_seen)
+        if f.rel in last:
+            cache.settle(f.rel)
     return out
+
+
+def _extracted(work: list[tuple[str, str]], jobs: int, progress):
+    """_extract_entry of each (rel, path), in order, as the workers send them
+    in: the parent decodes while they parse."""
+    if jobs <= 1 or len(work) < 16:
+        for item in work:
+            yield _extract_entry(*item)
+            if progress:
+                progress(1)
+        return
+    batch_size = max(1, min(64, len(work) // (jobs * 8) or 1))
+    batches = [work[i:i + batch_size] for i in range(0, len(work), batch_size)]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for batch_result in pool.map(_extract_batch, batches):
+            yield from (r if isinstance(r, Skipped) else r[:2] + (marshal.loads(r[2]),) for r in batch_result)
+            if progress:
+                progress(len(batch_result))
 
 
 def analyse(facts: list[FileFacts], config: Config) -> tuple[list[Finding], Program, int]:
     """Link, mark contexts and sinks, and find the forbidden paths."""
     program = link(facts, config.arch)
+    # Bindings are read by link alone (program.bound holds what they bind), and
+    # are a fifth of a whole tree's facts: freed, they make room for the analysis.
+    for file_facts in facts:
+        file_facts.bindings = []
     entries = []
     for ctx_rule in rule_registry.context_rules(config):
         entries.extend(ctx_rule.find(program, config))
