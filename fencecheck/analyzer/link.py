@@ -102,6 +102,8 @@ class Program:
     # struct type of a receiver chain, in a function of a file ("" if unknown)
     type_of: Callable[[tuple, "FuncRef | None", str], str] = lambda chain, fref, file: ""
     takes_callbacks: set[int] = field(init=False)   # functions with param_calls
+    # (function id, call index) -> the reach.Step that reports it, made once (reach.call_step)
+    call_steps: dict[tuple[int, int], object] = field(init=False, default_factory=dict)
     # per function id, for the walks' inner loop
     units: list[str] = field(init=False)
     names: list[str] = field(init=False)

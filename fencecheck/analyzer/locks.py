@@ -156,6 +156,7 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
                 holders.setdefault(cls, []).append((fid, idx))
     nearest = _NearestSinks(program)
     ranked_holders: dict[tuple[str, str], _RankedHolders] = {}   # (class, context) -> its holders, ranked
+    best_holders: dict[tuple[str, str, frozenset[int]], tuple | None] = {}
     findings: dict[tuple[int, str], Finding] = {}
     # Only classes held somewhere across something that may be forbidden can
     # invert; the walks from entries need only reach their acquisitions.
@@ -193,8 +194,13 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
             if ranked is None:
                 ranked = ranked_holders[(cls, entry.context)] = _rank_holders(program, holders[cls], sinks)
             # A holder on the context's own path is no inversion: the sink under
-            # the lock is then on the path itself, and reported as such.
-            holder = _best_holder(program, locks, ranked, on_path, cls, sinks, nearest)
+            # the lock is then on the path itself, and reported as such.  Which
+            # holders are on it is all the search depends on, besides the class
+            # and context: hundreds of entries take the same core locks.
+            best_key = (cls, entry.context, ranked.holders & on_path)
+            if best_key not in best_holders:
+                best_holders[best_key] = _best_holder(program, locks, ranked, on_path, cls, sinks, nearest)
+            holder = best_holders[best_key]
             if holder is None:
                 continue
             also = _also_under_lock(locks, holder[4], cls, sinks, holder[1:3])
@@ -241,6 +247,10 @@ class _RankedHolders:
     thousands of holders and hundreds of entries take it."""
     direct: list[tuple[RuleSummary, int, int]]    # a forbidden call right under the lock
     calling: list[tuple[int, int]]                 # calls under the lock that have targets
+    holders: frozenset[int] = field(init=False)    # the functions making them
+
+    def __post_init__(self):
+        self.holders = frozenset([fid for _, fid, _ in self.direct] + [fid for fid, _ in self.calling])
 
 
 def _rank_holders(program: Program, held_at: list[tuple[int, int]], sinks: list[RuleSummary]) -> _RankedHolders:

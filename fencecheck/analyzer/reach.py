@@ -43,10 +43,6 @@ class Finding:
     related: tuple[Step, ...] = ()   # held_lock: the other path, holding the lock across a sink
     lock: str = ""                   # held_lock: the lock class
 
-    def __reduce__(self):   # see Step.__reduce__
-        return Finding, (self.rule, self.context, self.entry, self.entry_how, self.sink, self.what, self.steps,
-                         self.primary, self.fix, self.related, self.lock)
-
     @property
     def location(self) -> Step:
         return self.steps[self.primary]
@@ -61,13 +57,19 @@ class Finding:
 
 
 def call_step(program: Program, fid: int, idx: int) -> Step:
-    f = program.funcs[fid]
-    c = f.fn.calls[idx]
-    callee = c.callee or (f"{'->'.join(c.receiver[1:] + (c.field,)) if c.field else c.array + '[]'}")
-    args = ", ".join(c.args)
-    if len(args) > 80:
-        args = args[:77] + "..."
-    return Step(f.file, c.line, c.col, f.fn.name, f"{f.fn.name} calls {callee}({args})")
+    """The Step of a call site, made once per program: a whole tree's
+    findings pass 14,000 distinct call sites 600,000 times."""
+    step = program.call_steps.get((fid, idx))
+    if step is None:
+        f = program.funcs[fid]
+        c = f.fn.calls[idx]
+        callee = c.callee or (f"{'->'.join(c.receiver[1:] + (c.field,)) if c.field else c.array + '[]'}")
+        args = ", ".join(c.args)
+        if len(args) > 80:
+            args = args[:77] + "..."
+        step = program.call_steps[(fid, idx)] = Step(f.file, c.line, c.col, f.fn.name,
+                                                     f"{f.fn.name} calls {callee}({args})")
+    return step
 
 
 def _in_core(file: str) -> bool:
