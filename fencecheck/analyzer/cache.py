@@ -150,7 +150,7 @@ class FactsCache:
         if self.directory is None or not (self.dirty_shards or self.index_changed):
             return
         for shard in sorted(self.dirty_shards):
-            self._write(f"facts/{shard}.bin", "facts", self._kept(shard))
+            self._write_shard(shard)
         # Files deleted since they were cached drop out; files outside this
         # scan's paths are kept for the next scan that covers them.
         self._write("index.bin", "index", {rel: s for rel, s in self.index.items()
@@ -163,12 +163,14 @@ class FactsCache:
         it: a cold scan keeps no encoded facts beside the decoded ones."""
         shard = _shard_of(rel)
         if shard in self.dirty_shards and self.directory is not None:
-            self._write(f"facts/{shard}.bin", "facts", self._kept(shard))
+            self._write_shard(shard)
         self.dirty_shards.discard(shard)
         self.shards.pop(shard, None)
 
-    def _kept(self, shard: str) -> dict[str, tuple]:
-        return {rel: e for rel, e in self._shard(shard).items() if rel in self.seen or self._exists(rel)}
+    def _write_shard(self, shard: str) -> None:
+        """A shard without the files deleted since they were cached."""
+        self._write(f"facts/{shard}.bin", "facts",
+                    {rel: e for rel, e in self._shard(shard).items() if rel in self.seen or self._exists(rel)})
 
     def _exists(self, rel: str) -> bool:
         return os.path.lexists(os.path.join(self.root, rel))
