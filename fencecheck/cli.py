@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterable
 
 from . import __version__
 from . import rules as rule_registry
@@ -41,8 +42,9 @@ def _root_for(paths: list[str], root: str | None) -> str:
     return common if os.path.isdir(common) else os.path.dirname(common)
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write via a temporary file in the same directory and rename over ``path``."""
+def write_atomically(path: str, text: str | Iterable[str]) -> None:
+    """Write ``text`` (or its chunks) via a temporary file in the same
+    directory and rename over ``path``."""
     _stop_if_signalled()
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
@@ -50,7 +52,7 @@ def write_atomically(path: str, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".fencecheck-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.writelines([text] if isinstance(text, str) else text)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -131,17 +133,17 @@ def run_scan(args):
 def cmd_scan(args) -> int:
     result, root = run_scan(args)
     if args.format == "sarif":
-        text = report.to_sarif(result, root, category=args.category)
+        chunks = [report.to_sarif(result, root, category=args.category)]
     elif args.format == "json":
-        text = report.to_json(result)
+        chunks = report.json_chunks(result)
     else:
-        text = report.to_text(result)
+        chunks = report.text_chunks(result)
     if args.output:
-        write_atomically(args.output, text)
+        write_atomically(args.output, chunks)
         print(report.summary_line(result), file=sys.stderr)
     else:
         _stop_if_signalled()
-        sys.stdout.write(text)
+        sys.stdout.writelines(chunks)
         if args.format != "text":
             print(report.summary_line(result), file=sys.stderr)
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
+from collections.abc import Iterator
 
 import attr
 import sarif_om as om
@@ -45,11 +46,14 @@ def summary_line(result: ScanResult) -> str:
             f"{s.functions} functions, {s.entries} context entries; skipped: {skipped}")
 
 
-def to_text(result: ScanResult) -> str:
-    out = []
+# The text and JSON reports come as chunks, written as they are made: a whole
+# tree's report is over 100 MB, and built as one string it would be held two
+# or three times over, on top of the scan's peak memory.
+def text_chunks(result: ScanResult) -> Iterator[str]:
+    """The text report, one finding (or note) a chunk."""
     for f in result.findings:
         loc = f.location
-        out.append(f"{loc.file}:{loc.line}:{loc.col + 1}: {LEVEL}: {f.message} [{f.rule}]")
+        out = [f"{loc.file}:{loc.line}:{loc.col + 1}: {LEVEL}: {f.message} [{f.rule}]"]
         for step in f.steps:
             out.append(f"    {step.file}:{step.line}: {step.text}")
         if f.related:
@@ -58,14 +62,18 @@ def to_text(result: ScanResult) -> str:
                 out.append(f"    {step.file}:{step.line}: {step.text}")
         if f.fix:
             out.append(f"    fix: {f.fix}")
+        yield "\n".join(out) + "\n"
     for s in result.skipped:
         if s.reason not in BENIGN_SKIPS:
             detail = f" ({s.detail})" if s.detail else ""
-            out.append(f"{s.rel}: note: skipped: {s.reason}{detail}")
+            yield f"{s.rel}: note: skipped: {s.reason}{detail}\n"
     for note in result.stats.notes:
-        out.append(f"fencecheck: note: {note}")
-    out.append(summary_line(result))
-    return "\n".join(out) + "\n"
+        yield f"fencecheck: note: {note}\n"
+    yield summary_line(result) + "\n"
+
+
+def to_text(result: ScanResult) -> str:
+    return "".join(text_chunks(result))
 
 
 # -- JSON -------------------------------------------------------------------
@@ -73,10 +81,10 @@ def _step_json(s: Step) -> dict:
     return {"file": s.file, "line": s.line, "column": s.col + 1, "function": s.function, "text": s.text}
 
 
-def to_json(result: ScanResult) -> str:
+def json_chunks(result: ScanResult) -> Iterator[str]:
     """One line, as json.dumps would write the document; `jq .` pretty-prints.
-    Findings are encoded one at a time and each distinct step once: a whole
-    tree's paths repeat 14,000 steps 600,000 times."""
+    Findings are encoded one at a time, a chunk each, and each distinct step
+    once: a whole tree's paths repeat 14,000 steps 600,000 times."""
     encoded_steps: dict[Step, str] = {}
 
     def steps(seq) -> str:
@@ -105,8 +113,14 @@ def to_json(result: ScanResult) -> str:
         "skipped": dict(sorted(s.skipped.items())),
     }
     skipped = [{"file": k.rel, "reason": k.reason, "detail": k.detail} for k in result.skipped]
-    return (f'{{"version": {json.dumps(__version__)}, "findings": [{", ".join(map(finding, result.findings))}], '
-            f'"summary": {json.dumps(summary)}, "skipped": {json.dumps(skipped)}}}\n')
+    yield f'{{"version": {json.dumps(__version__)}, "findings": ['
+    for i, f in enumerate(result.findings):
+        yield finding(f) if i == 0 else ", " + finding(f)
+    yield f'], "summary": {json.dumps(summary)}, "skipped": {json.dumps(skipped)}}}\n'
+
+
+def to_json(result: ScanResult) -> str:
+    return "".join(json_chunks(result))
 
 
 # -- SARIF ------------------------------------------------------------------
