@@ -115,14 +115,16 @@ class Program:
         self.names = [f.fn.name for f in self.funcs]
 
     @functools.cached_property
-    def callers(self) -> dict[int, set[int]]:
-        """Function id -> the functions whose calls resolve to it (param-call candidates not included)."""
+    def callers(self) -> dict[int, tuple[int, ...]]:
+        """Function id -> the functions whose calls resolve to it (param-call
+        candidates not included).  Kept as tuples, in the order of the sets
+        that collected them: a whole tree's 400,000 sets take 250 MB."""
         callers: dict[int, set[int]] = defaultdict(set)
         for fid, calls in enumerate(self.targets):
             for found in calls.values():
                 for t in found:
                     callers[t].add(fid)
-        return callers
+        return {t: tuple(found) for t, found in callers.items()}
 
     def targets_within(self, functions: set[int]) -> "TargetsWithin":
         return TargetsWithin(self.targets, functions)
@@ -284,6 +286,7 @@ class Linker:
         self.funcs: list[FuncRef] = []
         self.by_name: dict[str, list[int]] = defaultdict(list)
         self.static_in_file: dict[tuple[str, str], int] = {}
+        self.func_by_file_name: dict[tuple[str, str], FuncRef] = {}
         self.header_statics: dict[str, list[int]] = defaultdict(list)
         self.global_defs: dict[str, list[int]] = defaultdict(list)
         self.file_facts = {f.path: f for f in self.files}
@@ -309,7 +312,9 @@ class Linker:
             callable_elsewhere = not tree_relative(facts.path).startswith(framework.NOT_ENTERED_CODE)
             for fn in facts.functions:
                 fid = len(self.funcs)
-                self.funcs.append(FuncRef(fid, facts.path, unit, fn))
+                fref = FuncRef(fid, facts.path, unit, fn)
+                self.funcs.append(fref)
+                self.func_by_file_name[(facts.path, fn.name)] = fref     # of two #ifdef twins, the last
                 self.builds.append(build)
                 self.by_name[fn.name].append(fid)
                 if fn.static:
@@ -443,31 +448,23 @@ class Linker:
         return f"{owner}.{chain[-1]}" if owner else ""
 
     # -- bindings ---------------------------------------------------------
-    def bindings(self) -> list[tuple[str, str, Binding, str]]:
-        """Every binding as (struct, field, binding, file), struct "" if unknown."""
-        out = []
-        func_by_file_name = {(f.file, f.fn.name): f for f in self.funcs}
+    def bindings(self) -> Iterator[tuple[str | None, str, Binding, str]]:
+        """Every binding as (struct, field, binding, file): struct "" if
+        unknown, None if it is to be inferred (``binding_struct``).  Three
+        bound names in four are no function (`.mode = MODE_X`): their
+        struct is never asked for."""
         for facts in self.files:
             for b in facts.bindings:
-                if not b.path:
-                    continue
-                if b.receiver:      # assignment `x->f = fn`
-                    fref = func_by_file_name.get((facts.path, b.function))
-                    out.append((self.type_of_chain(b.receiver, fref, facts.path), b.path[-1], b, facts.path))
-                    continue
                 path = b.path
-                if len(path) >= 2 and path[-2].endswith("()"):
+                if not path:
+                    continue
+                if not b.receiver and len(path) >= 2 and path[-2].endswith("()"):
                     macro = framework.BINDING_MACROS.get(path[-2][:-2])
                     slot = macro.get(int(path[-1])) if macro else None
                     if slot:
-                        out.append((slot[0], slot[1], b, facts.path))
+                        yield slot[0], slot[1], b, facts.path
                     continue
-                t = self.types.canon(b.struct)
-                for fname in path[:-1]:
-                    if fname == "[]":
-                        continue
-                    t = self.types.field_type(t, fname) if t else ""
-                out.append((t, path[-1], b, facts.path))
+                yield None, path[-1], b, facts.path
             for c in facts.file_calls:
                 macro = framework.DEFINING_MACROS.get(c.callee)
                 if not macro:
@@ -475,9 +472,18 @@ class Linker:
                 var = c.args[0] if c.args else ""
                 for i, (struct, fname) in macro.items():
                     if i < len(c.args):
-                        out.append((struct, fname, Binding(struct, (fname,), c.args[i].strip(), c.line, var=var),
-                                    facts.path))
-        return out
+                        yield struct, fname, Binding(struct, (fname,), c.args[i].strip(), c.line, var=var), facts.path
+
+    def binding_struct(self, b: Binding, file: str) -> str:
+        """The struct type whose field an assignment or initializer binds ("" if unknown)."""
+        if b.receiver:      # assignment `x->f = fn`
+            return self.type_of_chain(b.receiver, self.func_by_file_name.get((file, b.function)), file)
+        t = self.types.canon(b.struct)
+        for fname in b.path[:-1]:
+            if fname == "[]":
+                continue
+            t = self.types.field_type(t, fname) if t else ""
+        return t
 
     # -- linking ----------------------------------------------------------
     def link(self) -> Program:
@@ -485,21 +491,22 @@ class Linker:
         bound: dict[tuple[str, str], list[BoundFunction]] = defaultdict(list)
         by_field: dict[str, list[BoundFunction]] = defaultdict(list)
         array_init: dict[tuple[str, str], list[int]] = defaultdict(list)
-        # param_stores[(fid, param index)] -> fields the parameter is stored into
-        param_stores: dict[tuple[int, int], list[tuple[str, str, str]]] = defaultdict(list)
-        func_by_file_name = {(f.file, f.fn.name): f for f in self.funcs}
+        # param_stores[(fid, param index)] -> fields the parameter is stored into (in fid's body)
+        param_stores: dict[tuple[int, int], list[str]] = defaultdict(list)
         registrations: list[Registration] = []
         for struct, fname, b, file in self.bindings():
             if _is_test_code(file):
                 continue
             targets = self.resolve_name(b.target, file)
             if not targets:
-                fref = func_by_file_name.get((file, b.function))
+                fref = self.func_by_file_name.get((file, b.function))
                 if fref is not None:
                     for i, (pname, _) in enumerate(fref.fn.params):
                         if pname == b.target:
-                            param_stores[(fref.id, i)].append((struct, fname, file))
+                            param_stores[(fref.id, i)].append(fname)
                 continue
+            if struct is None:
+                struct = self.binding_struct(b, file)
             for fid in targets:
                 bf = BoundFunction(fid, struct, fname, file, b.line, b.var)
                 bound[(struct, fname)].append(bf)
@@ -537,21 +544,23 @@ class Linker:
             if fref.file != file:
                 file = fref.file
                 resolved_in_file = {}
+            fid = fref.id
             pnames = {p: i for i, (p, _) in enumerate(fn.params)}
             out_edges: list[int] = []
             for idx, c in enumerate(fn.calls):
                 found: tuple[int, ...] = ()
-                if c.callee:
-                    callers_by_name[c.callee].add(fref.id, idx)
-                    if c.callee in not_followed:
+                callee = c.callee
+                if callee:
+                    callers_by_name[callee].add(fid, idx)
+                    if callee in not_followed:
                         continue
-                    if c.callee in pnames and not fn.locals.get(c.callee):
-                        param_callbacks.append((fref.id, idx, pnames[c.callee]))
+                    if callee in pnames and not fn.locals.get(callee):
+                        param_callbacks.append((fid, idx, pnames[callee]))
                         continue
-                    found = resolved_in_file.get(c.callee)
+                    found = resolved_in_file.get(callee)
                     if found is None:
-                        found = resolved_in_file[c.callee] = self.resolve_name(c.callee, file)
-                    if c.callee in hop_names:
+                        found = resolved_in_file[callee] = self.resolve_name(callee, file)
+                    if callee in hop_names:
                         found += self._hops(fref, c, bound)
                 elif c.field:
                     t = self.type_of_chain(c.receiver, fref, fref.file)
@@ -565,33 +574,38 @@ class Linker:
                     else:
                         found = bound_in_unit(by_field.get(c.field, []), fref.unit)
                     if not found:
-                        field_of_param.append((fref.id, idx, c.field))
+                        field_of_param.append((fid, idx, c.field))
                 elif c.array:
                     found = tuple(dict.fromkeys(array_init.get((fref.file, c.array), ())))
                 if found:
-                    targets[fref.id][idx] = found
+                    targets[fid][idx] = found
                     out_edges.extend(found)
-            # one call per function, in call order: the same graph as one per call
+            # one call per function, each target once (a function calls the same
+            # ones over and over), in call order: the same graph as one per call
             if out_edges:
-                graph.add_edges_from((fref.id, t) for t in out_edges)
-            for c in fn.calls:
-                reg = framework.REGISTRATIONS.get(c.callee)
-                if reg is None or _is_test_code(fref.file):
+                graph.add_edges_from((fid, t) for t in dict.fromkeys(out_edges))
+
+        # Functions registered to run later by a call (INIT_WORK, request_irq...)
+        for fid, idx in _sites_of(callers_by_name, framework.REGISTRATIONS):
+            fref = self.funcs[fid]
+            if _is_test_code(fref.file):
+                continue
+            c = fref.fn.calls[idx]
+            fn_arg, obj_arg, kind = framework.REGISTRATIONS[c.callee]
+            for arg_i in (fn_arg,) + framework.REGISTRATION_EXTRA_ARGS.get(c.callee, ()):
+                if arg_i >= len(c.args):
                     continue
-                fn_arg, obj_arg, kind = reg
-                for arg_i in (fn_arg,) + framework.REGISTRATION_EXTRA_ARGS.get(c.callee, ()):
-                    if arg_i >= len(c.args):
-                        continue
-                    name = c.args[arg_i].lstrip("&").strip()
-                    obj_field = ""
-                    if obj_arg is not None and obj_arg < len(c.args):
-                        obj_field = self.member_key(c.args[obj_arg], fref)
-                    found = self.resolve_name(name, fref.file)
-                    if not found and name in pnames:
-                        param_registrations.append((fref, pnames[name], c, kind, obj_field))
-                    for fid in found:
-                        registrations.append(Registration(fid, kind, c.callee, fref.file, c.line, obj_field,
-                                                          fref.unit))
+                name = c.args[arg_i].lstrip("&").strip()
+                obj_field = ""
+                if obj_arg is not None and obj_arg < len(c.args):
+                    obj_field = self.member_key(c.args[obj_arg], fref)
+                found = self.resolve_name(name, fref.file)
+                pnames = {p: i for i, (p, _) in enumerate(fref.fn.params)}
+                if not found and name in pnames:
+                    param_registrations.append((fref, pnames[name], c, kind, obj_field))
+                for reg_fid in found:
+                    registrations.append(Registration(reg_fid, kind, c.callee, fref.file, c.line, obj_field,
+                                                      fref.unit))
 
         # Function-pointer parameters: `void run(void (*fn)(x)) { fn(x); }`.  Which
         # function runs depends on the caller (kref_put has thousands), so the
@@ -606,10 +620,11 @@ class Linker:
                 registrations.append(Registration(fid, kind, c.callee, fref.file, c.line, obj_field, fref.unit))
         # A parameter stored into a field, called later through that field.
         stored_fields: dict[tuple[str, str], set[int]] = defaultdict(set)
-        for (fid, pidx), stores in param_stores.items():
+        for (fid, pidx), stored_in in param_stores.items():
+            unit = self.funcs[fid].unit
             for fn_id in self._functions_passed(fid, pidx, callers_by_name):
-                for _, fname, file in stores:
-                    stored_fields[(unit_of(file), fname)].add(fn_id)
+                for fname in stored_in:
+                    stored_fields[(unit, fname)].add(fn_id)
         for fid, idx, fname in field_of_param:
             passed = tuple(sorted(stored_fields.get((self.funcs[fid].unit, fname), ())))
             if passed:
@@ -621,16 +636,17 @@ class Linker:
         for r in registrations:
             if r.obj_field:
                 work_by_field[(r.unit, r.obj_field)].append(r.fid)
-        for fref in self.funcs:
-            for idx, c in enumerate(fref.fn.calls):
-                arg_i = framework.WORK_WAIT_HOPS.get(c.callee)
-                if arg_i is None or arg_i >= len(c.args):
-                    continue
-                key = self.member_key(c.args[arg_i], fref)
-                found = tuple(dict.fromkeys(work_by_field.get((fref.unit, key), ()))) if key else ()
-                if found:
-                    targets[fref.id][idx] = targets[fref.id].get(idx, ()) + found
-                    graph.add_edges_from((fref.id, t) for t in found)
+        for fid, idx in _sites_of(callers_by_name, framework.WORK_WAIT_HOPS):
+            fref = self.funcs[fid]
+            c = fref.fn.calls[idx]
+            arg_i = framework.WORK_WAIT_HOPS[c.callee]
+            if arg_i >= len(c.args):
+                continue
+            key = self.member_key(c.args[arg_i], fref)
+            found = tuple(dict.fromkeys(work_by_field.get((fref.unit, key), ()))) if key else ()
+            if found:
+                targets[fid][idx] = targets[fid].get(idx, ()) + found
+                graph.add_edges_from((fid, t) for t in found)
 
         # in call order, which the walks rely on for their order of visits
         targets = [calls if not calls or list(calls) == sorted(calls) else dict(sorted(calls.items()))
@@ -695,6 +711,12 @@ def chain_from_text(text: str) -> tuple[str, ...] | None:
         return None
     parts = [re.sub(r"\[.*\]$", "", p) for p in _SPLIT.split(t)]
     return ("v:" + parts[0],) + tuple(parts[1:])
+
+
+def _sites_of(callers_by_name: dict[str, CallSites], names) -> list[tuple[int, int]]:
+    """Every call of one of ``names``, as (function id, call index), in call
+    order: the few calls a pass needs, without a pass over every call."""
+    return sorted(site for name in names for site in callers_by_name.get(name, ()))
 
 
 @functools.lru_cache(maxsize=None)     # asked once per binding: a million times, for 50,000 files
