@@ -105,6 +105,16 @@ def test_json_output(tree):
     assert [s["function"] for s in doc["findings"][0]["path"]] == ["foo_run_job", "foo_run_job", "foo_fence_create"]
 
 
+def test_output_file_holds_what_stdout_shows(tree):
+    """Text and JSON are written chunk by chunk, to a file as to stdout."""
+    root = tree(DRIVER)
+    for fmt in ("text", "json"):
+        out = os.path.join(root, f"out.{fmt}")
+        shown = run(["scan", "drivers", "--format", fmt], root).stdout
+        assert run(["scan", "drivers", "--format", fmt, "--output", out], root).returncode == 1
+        assert open(out, encoding="utf-8").read() == shown and "foo_fence_create" in shown
+
+
 def test_json_document_of_shared_and_unusual_steps():
     """to_json writes each finding by hand (each distinct step encoded once):
     it must stay the JSON of the plain document, escapes included."""
