@@ -82,7 +82,10 @@ class CallSites:
         self._packed.append(idx)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return zip(self._packed[::2], self._packed[1::2])
+        # one iterator zipped with itself pairs its items as it goes: no copy
+        # of the array, so a loop that stops at the first call costs nothing more
+        packed = iter(self._packed)
+        return zip(packed, packed)
 
 
 @dataclass

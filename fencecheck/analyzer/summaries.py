@@ -19,6 +19,7 @@ from .flow import always_reaches, calls_in_scope
 from .link import Program, TargetsWithin
 
 
+_NONE: frozenset[int] = frozenset()
 # Evidence below a sink site stops after this many calls: enough to show the
 # way, bounded for 10,000-deep generated call chains.
 MAX_WITNESS = 200
@@ -149,33 +150,43 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
         flows[index] = sink
         return True
 
+    # Callees whose summary changed since a function was last evaluated.  A
+    # call to none of them (nor back into the function, which may see what
+    # this very evaluation placed) places nothing it did not place before:
+    # evaluate skips it, with the same outcome.
+    changed_since: dict[int, set[int]] = defaultdict(set)
+
     def evaluate(fid: int) -> bool:
         """Place what this function's calls reach; True when that changed."""
         fn = funcs[fid].fn
         exempt = s.exempt.get(fid, ())
-        changed = False
+        fresh = changed_since.pop(fid, _NONE)
+        changed = new_site = False
         # Only API calls and calls with targets can place anything, in call order.
         api_here = verdicts.get(fid)
         fn_targets = targets_of[fid]
         for idx in sorted(api_here.keys() | fn_targets.keys()) if api_here else fn_targets:
-            if idx in exempt or (fid, idx) in s.sites:
-                continue
             if api_here and idx in api_here:
+                if idx in exempt or (fid, idx) in s.sites:
+                    continue
                 verdict = api_here[idx]
                 if isinstance(verdict, Hit):
                     s.sites[(fid, idx)] = Site("api", verdict.what)
-                    changed = True
+                    changed = new_site = True
                 elif isinstance(verdict, ParamFlow):
                     changed |= add_param(fid, verdict.index, ParamSink(idx))
                 continue
+            targets = fn_targets[idx]
+            if fid not in targets and fresh.isdisjoint(targets) or idx in exempt or (fid, idx) in s.sites:
+                continue
             call = fn.calls[idx]
-            for g in fn_targets.get(idx, ()):
+            for g in targets:
                 # "always reaches" is only trusted through a plain call of that very
                 # function, not through ops tables or framework hops.
                 if g in s.always and funcs[g].fn.name == call.callee:
                     terminal = _terminal_what(s, g)
                     s.sites[(fid, idx)] = Site("wrapper", f"{call.callee or call.field}() {terminal}", g)
-                    changed = True
+                    changed = new_site = True
                     break
                 flows = s.params.get(g)
                 if flows and rule.argument is not None:
@@ -186,13 +197,14 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                         v = rule.argument(call.args[i], fn)
                         if isinstance(v, Hit):
                             s.sites[(fid, idx)] = Site("param", v.what, g)
-                            changed = placed = True
+                            changed = new_site = placed = True
                             break
                         if isinstance(v, ParamFlow):
                             changed |= add_param(fid, v.index, ParamSink(idx, g))
                     if placed:
                         break
-        if changed and fid not in s.always:
+        # whether every path reaches a site depends on the sites alone
+        if new_site and fid not in s.always:
             w = always_reaches(fn.skeleton(), lambda i: (fid, i) in s.sites)
             if w is not None:
                 s.always[fid] = w
@@ -208,6 +220,7 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
         queued.discard(fid)
         if fid in may_change and evaluate(fid):
             for c in callers.get(fid, ()):
+                changed_since[c].add(fid)
                 may_change.add(c)
                 if c not in queued:
                     queued.add(c)
