@@ -289,7 +289,6 @@ class Linker:
         self.funcs: list[FuncRef] = []
         self.by_name: dict[str, list[int]] = defaultdict(list)
         self.static_in_file: dict[tuple[str, str], int] = {}
-        self.func_by_file_name: dict[tuple[str, str], FuncRef] = {}
         self.header_statics: dict[str, list[int]] = defaultdict(list)
         self.global_defs: dict[str, list[int]] = defaultdict(list)
         self.file_facts = {f.path: f for f in self.files}
@@ -315,9 +314,7 @@ class Linker:
             callable_elsewhere = not tree_relative(facts.path).startswith(framework.NOT_ENTERED_CODE)
             for fn in facts.functions:
                 fid = len(self.funcs)
-                fref = FuncRef(fid, facts.path, unit, fn)
-                self.funcs.append(fref)
-                self.func_by_file_name[(facts.path, fn.name)] = fref     # of two #ifdef twins, the last
+                self.funcs.append(FuncRef(fid, facts.path, unit, fn))
                 self.builds.append(build)
                 self.by_name[fn.name].append(fid)
                 if fn.static:
@@ -477,10 +474,10 @@ class Linker:
                     if i < len(c.args):
                         yield struct, fname, Binding(struct, (fname,), c.args[i].strip(), c.line, var=var), facts.path
 
-    def binding_struct(self, b: Binding, file: str) -> str:
+    def binding_struct(self, b: Binding, file: str, func_by_file_name: dict[tuple[str, str], FuncRef]) -> str:
         """The struct type whose field an assignment or initializer binds ("" if unknown)."""
         if b.receiver:      # assignment `x->f = fn`
-            return self.type_of_chain(b.receiver, self.func_by_file_name.get((file, b.function)), file)
+            return self.type_of_chain(b.receiver, func_by_file_name.get((file, b.function)), file)
         t = self.types.canon(b.struct)
         for fname in b.path[:-1]:
             if fname == "[]":
@@ -497,19 +494,20 @@ class Linker:
         # param_stores[(fid, param index)] -> fields the parameter is stored into (in fid's body)
         param_stores: dict[tuple[int, int], list[str]] = defaultdict(list)
         registrations: list[Registration] = []
+        func_by_file_name = {(f.file, f.fn.name): f for f in self.funcs}
         for struct, fname, b, file in self.bindings():
             if _is_test_code(file):
                 continue
             targets = self.resolve_name(b.target, file)
             if not targets:
-                fref = self.func_by_file_name.get((file, b.function))
+                fref = func_by_file_name.get((file, b.function))
                 if fref is not None:
                     for i, (pname, _) in enumerate(fref.fn.params):
                         if pname == b.target:
                             param_stores[(fref.id, i)].append(fname)
                 continue
             if struct is None:
-                struct = self.binding_struct(b, file)
+                struct = self.binding_struct(b, file, func_by_file_name)
             for fid in targets:
                 bf = BoundFunction(fid, struct, fname, file, b.line, b.var)
                 bound[(struct, fname)].append(bf)

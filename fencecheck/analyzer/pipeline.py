@@ -241,10 +241,13 @@ def _extracted(work: list[tuple[str, str]], jobs: int, progress):
 def analyse(facts: list[FileFacts], config: Config) -> tuple[list[Finding], Program, int]:
     """Link, mark contexts and sinks, and find the forbidden paths."""
     program = link(facts, config.arch)
-    # Bindings are read by link alone (program.bound holds what they bind), and
-    # are a fifth of a whole tree's facts: freed, they make room for the analysis.
+    # Bindings, struct fields and typedefs are read by link alone (program.bound
+    # and its merged types hold what they say), and are a fifth of a whole
+    # tree's facts: freed, they make room for the analysis.
     for file_facts in facts:
         file_facts.bindings = []
+        file_facts.structs = {}
+        file_facts.typedefs = {}
     entries = []
     for ctx_rule in rule_registry.context_rules(config):
         entries.extend(ctx_rule.find(program, config))
