@@ -16,7 +16,7 @@ which extraction bounds (extract.MAX_DEPTH).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Container
 
 Predicate = Callable[[int], bool]
 
@@ -132,7 +132,7 @@ def always_reaches(body: list, hit: Predicate) -> int | None:
 
 
 def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: Callable[[int], str | None],
-                  scoped: Callable[[int], tuple[str, bool] | None]
+                  scoped: Callable[[int], tuple[str, bool] | None], watched: Container[int] | None = None
                   ) -> tuple[dict[int, frozenset[str]], frozenset[str]]:
     """Locks that may be held at each call (union over paths), and at return.
 
@@ -140,7 +140,8 @@ def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: C
     ``scoped(i)`` gives (class, covers_next_block) for ``guard(...)(&l)``
     (held to the end of the enclosing block) and ``scoped_guard(..., &l) {}``
     (held in the block that follows).  A branch that unlocks and returns does
-    not unlock for the code after it.
+    not unlock for the code after it.  ``watched``, if given, holds every call
+    for which one of them may answer: the others are not asked.
     """
     held_at: dict[int, frozenset[str]] = {}
     labels: dict[str, frozenset[str]] = {}
@@ -154,6 +155,8 @@ def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: C
                     continue
                 if held:
                     held_at[item] = held
+                if watched is not None and item not in watched:
+                    continue
                 got = acquires(item)
                 if got:
                     held = held | {got}

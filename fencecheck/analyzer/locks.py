@@ -18,6 +18,7 @@ from .reach import NO_ACTIONS, Finding, Step, call_step, sink_walk, walk
 from .summaries import FOLLOW, REPORT, RuleSummary
 
 MAX_ALSO = 10
+_LOCK_APIS = frozenset(data.ACQUIRE) | frozenset(data.RELEASE) | frozenset(data.SCOPED)
 MAX_HOLDER_SEARCH = 64    # calls under a lock whose callees are searched for a sink
 MAX_HOLDER_WALK = 2000    # functions visited from one such callee
 
@@ -139,7 +140,11 @@ def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int
             mine.taken.add(cls)
         return (cls, spec[1]) if cls else None
 
-    mine.held, mine.at_exit = held_at_calls(program.funcs[fid].fn.skeleton(), acquires, releases, scoped)
+    # Only calls of a lock API or of a lock wrapper can take, drop or scope a lock.
+    watched = {i for i, c in enumerate(calls) if c.callee in _LOCK_APIS}
+    watched.update(i for i, found in program.targets[fid].items()
+                   if len(found) == 1 and (found[0] in takes or found[0] in drops))
+    mine.held, mine.at_exit = held_at_calls(program.funcs[fid].fn.skeleton(), acquires, releases, scoped, watched)
     return mine
 
 
