@@ -66,7 +66,9 @@ def _starts_word(data: bytes | bytearray, at: int) -> bool:
 
 _WORD_RES = _prefixed(ANNOTATION_WORDS, b"__")
 _CALL_RES = [re.compile(p.pattern + rb"\s*\(") for p in _prefixed(ANNOTATION_CALLS, b"__")]
-_DIRECTIVE_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b", re.M)
+# Searched from its '#' like extract._INCLUDE_RE: a line-start anchor would
+# make the regex engine try every position of the file.
+_DIRECTIVE_RE = re.compile(rb"#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b")
 _IF0_RE = re.compile(rb"[ \t]*#[ \t]*if[ \t]+0[ \t]*(?:$|/[*/])", re.M)
 _NONCODE_RE = re.compile(rb'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
 
@@ -112,11 +114,21 @@ def _code_only(data: bytes) -> bytes:
     return _NONCODE_RE.sub(lambda m: m.group(0).translate(_TO_SPACES), data)
 
 
+def _directive_lines(code: bytes) -> list[tuple[int, bytes]]:
+    """(start of line, keyword) of each conditional directive, the '#' first on its line."""
+    found = []
+    for m in _DIRECTIVE_RE.finditer(code):
+        line_start = code.rfind(b"\n", 0, m.start()) + 1
+        if not code[line_start:m.start()].strip(b" \t"):
+            found.append((line_start, m.group(1)))
+    return found
+
+
 def keep_first_branch_of_split_groups(buf: bytearray) -> None:
     if not _DIRECTIVE_RE.search(buf):
         return
     code = _code_only(bytes(buf))
-    directives = list(_DIRECTIVE_RE.finditer(code))
+    directives = _directive_lines(code)
     if not directives:
         return
     # Paren depth and brace depth at each directive, counting code only.
@@ -124,18 +136,17 @@ def keep_first_branch_of_split_groups(buf: bytearray) -> None:
     depth_brace = []
     paren = brace = 0
     pos = 0
-    for m in directives:
-        chunk = code[pos:m.start()]
+    for start, _ in directives:
+        chunk = code[pos:start]
         paren += chunk.count(b"(") - chunk.count(b")")
         brace += chunk.count(b"{") - chunk.count(b"}")
         depth_paren.append(paren)
         depth_brace.append(brace)
-        pos = m.start()
+        pos = start
     # Group the directives: each group is [if, elif/else..., endif].
     stack: list[list[int]] = []
     groups: list[list[int]] = []
-    for i, m in enumerate(directives):
-        kind = m.group(1)
+    for i, (_, kind) in enumerate(directives):
         if kind in (b"if", b"ifdef", b"ifndef"):
             stack.append([i])
         elif not stack:
@@ -147,14 +158,13 @@ def keep_first_branch_of_split_groups(buf: bytearray) -> None:
             group.append(i)
             groups.append(group)
     for group in groups:
-        first = directives[group[0]]
-        if _IF0_RE.match(code, first.start()):
+        first = directives[group[0]][0]
+        if _IF0_RE.match(code, first):
             # `#if 0`: dead code, often not even C; keep the #else branch if any.
-            end = directives[group[1]].start()
-            _blank(buf, first.start(), end)
+            _blank(buf, first, directives[group[1]][0])
             for idx in group[1:]:
-                m = directives[idx]
-                _blank(buf, m.start(), _directive_end(buf, m.start()))
+                start = directives[idx][0]
+                _blank(buf, start, _directive_end(buf, start))
             continue
         inside_parens = depth_paren[group[0]] > 0
         unbalanced = any(depth_brace[b] - depth_brace[a] != 0 for a, b in zip(group, group[1:]))
@@ -162,10 +172,10 @@ def keep_first_branch_of_split_groups(buf: bytearray) -> None:
             continue
         # Blank every directive line of the group and all branches but the first.
         for idx in group:
-            m = directives[idx]
-            _blank(buf, m.start(), _directive_end(buf, m.start()))
+            start = directives[idx][0]
+            _blank(buf, start, _directive_end(buf, start))
         if len(group) > 2:
-            _blank(buf, _directive_end(buf, directives[group[1]].start()), directives[group[-1]].start())
+            _blank(buf, _directive_end(buf, directives[group[1]][0]), directives[group[-1]][0])
 
 
 def _directive_end(buf: bytearray, start: int) -> int:
