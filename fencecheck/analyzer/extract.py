@@ -30,10 +30,13 @@ _ITERATOR_RE = re.compile(r"for_each|foreach|^for_")
 # An expression yields a call, a binding or a statement block only if it holds
 # one of these bytes; most operands (`ring->fence_drv.gpu_addr + 4`) hold none.
 _ACTIVE_BYTE_RE = re.compile(rb"[(={]")
-# Expression leaves, and sizeof (its operand is never evaluated).
-_INERT_EXPRESSIONS = frozenset({
+# Expression leaves: no call below them at any depth, so callers skip them
+# without a call of expr (half of all operands are leaves).
+_LEAF_EXPRESSIONS = frozenset({
     "string_literal", "number_literal", "identifier", "field_identifier", "char_literal", "true", "false",
-    "null", "comment", "sizeof_expression", "type_descriptor", "concatenated_string"})
+    "null", "comment", "concatenated_string"})
+# ... and sizeof (its operand is never evaluated).
+_INERT_EXPRESSIONS = _LEAF_EXPRESSIONS | {"sizeof_expression", "type_descriptor"}
 # File-scope subtrees that hold no definition, declaration or struct type
 # unless the parser recovered from an error inside them (a function swallowed
 # by an initializer): a driver's tables and enums are most of its nodes
@@ -50,39 +53,65 @@ _INCLUDE_RE = re.compile(rb'#[ \t]*include[ \t]*[<"]([^>"]+)[>"]')
 _HEADER_TYPE_NAME_RE = re.compile(r"(?:__)?[us](?:8|16|32|64|128)|__(?:le|be)(?:16|32|64)|\w+_t|bool")
 
 
+_LANGUAGE = Language(tree_sitter_c.language())
+# Children are looked up by field id: child_by_field_name compares the name
+# with the grammar's field names one by one on every call.
+_FIELD_ALTERNATIVE = _LANGUAGE.field_id_for_name("alternative")
+_FIELD_ARGUMENT = _LANGUAGE.field_id_for_name("argument")
+_FIELD_ARGUMENTS = _LANGUAGE.field_id_for_name("arguments")
+_FIELD_BODY = _LANGUAGE.field_id_for_name("body")
+_FIELD_CONDITION = _LANGUAGE.field_id_for_name("condition")
+_FIELD_CONSEQUENCE = _LANGUAGE.field_id_for_name("consequence")
+_FIELD_DECLARATOR = _LANGUAGE.field_id_for_name("declarator")
+_FIELD_FIELD = _LANGUAGE.field_id_for_name("field")
+_FIELD_FUNCTION = _LANGUAGE.field_id_for_name("function")
+_FIELD_INITIALIZER = _LANGUAGE.field_id_for_name("initializer")
+_FIELD_LABEL = _LANGUAGE.field_id_for_name("label")
+_FIELD_LEFT = _LANGUAGE.field_id_for_name("left")
+_FIELD_NAME = _LANGUAGE.field_id_for_name("name")
+_FIELD_OPERATOR = _LANGUAGE.field_id_for_name("operator")
+_FIELD_PARAMETERS = _LANGUAGE.field_id_for_name("parameters")
+_FIELD_RIGHT = _LANGUAGE.field_id_for_name("right")
+_FIELD_TYPE = _LANGUAGE.field_id_for_name("type")
+_FIELD_UPDATE = _LANGUAGE.field_id_for_name("update")
+_FIELD_VALUE = _LANGUAGE.field_id_for_name("value")
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Parser:
     # Built once per process: tree-sitter objects cannot be pickled.
-    return Parser(Language(tree_sitter_c.language()))
+    return Parser(_LANGUAGE)
 
 
-def _text(node: Node) -> str:
-    return node.text.decode("utf-8", "replace")
+def _text(source: bytes, node: Node) -> str:
+    # Node.text makes a memoryview and a slice object per call: twice as slow.
+    return source[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
 
-def type_name(node: Node | None) -> str:
+def type_name(source: bytes, node: Node | None) -> str:
     """The name of a type specifier: struct/union/enum tag, typedef or primitive."""
     if node is None:
         return ""
-    if node.type in ("struct_specifier", "union_specifier", "enum_specifier"):
-        name = node.child_by_field_name("name")
-        return _text(name) if name is not None else ""
-    if node.type in ("type_identifier", "primitive_type", "sized_type_specifier", "identifier"):
-        return _text(node)
-    if node.type == "macro_type_specifier":
-        name = node.child_by_field_name("name")
-        return _text(name) if name is not None else ""
+    t = node.type
+    if t in ("struct_specifier", "union_specifier", "enum_specifier"):
+        name = node.child_by_field_id(_FIELD_NAME)
+        return _text(source, name) if name is not None else ""
+    if t in ("type_identifier", "primitive_type", "sized_type_specifier", "identifier"):
+        return _text(source, node)
+    if t == "macro_type_specifier":
+        name = node.child_by_field_id(_FIELD_NAME)
+        return _text(source, name) if name is not None else ""
     return ""
 
 
-def declarator_name(node: Node | None) -> str:
+def declarator_name(source: bytes, node: Node | None) -> str:
     """Innermost identifier of a (pointer, array, function, init) declarator."""
     depth = 0
     while node is not None and depth < 64:
         depth += 1
         if node.type in ("identifier", "field_identifier", "type_identifier"):
-            return _text(node)
-        inner = node.child_by_field_name("declarator")
+            return _text(source, node)
+        inner = node.child_by_field_id(_FIELD_DECLARATOR)
         if inner is None:
             for child in node.named_children:
                 if child.type in ("identifier", "field_identifier", "parenthesized_declarator",
@@ -100,7 +129,7 @@ def _function_declarator(node: Node | None) -> Node | None:
         if node.type == "function_declarator":
             # `int (*get(void))(int)`: the outermost function declarator whose
             # own declarator is the name is the one we want.
-            inner = node.child_by_field_name("declarator")
+            inner = node.child_by_field_id(_FIELD_DECLARATOR)
             if inner is not None and inner.type in ("identifier", "field_identifier"):
                 return node
             found = _function_declarator(inner)
@@ -109,7 +138,7 @@ def _function_declarator(node: Node | None) -> Node | None:
             # `T (*name(args))[4]`: a function returning a pointer to an array
             node = _inner(node)
             continue
-        node = node.child_by_field_name("declarator")
+        node = node.child_by_field_id(_FIELD_DECLARATOR)
     return None
 
 
@@ -130,15 +159,15 @@ def _call_shaped_type(node: Node | None) -> tuple[Node, list[Node]] | None:
     can be neither, so `T(params)` there is the call T(args)."""
     if node is None:
         return None
-    ty = node.child_by_field_name("type")
-    decl = node.child_by_field_name("declarator")
+    ty = node.child_by_field_id(_FIELD_TYPE)
+    decl = node.child_by_field_id(_FIELD_DECLARATOR)
     if ty is None or ty.type != "type_identifier" or decl is None or decl.type != "abstract_function_declarator":
         return None
-    params = decl.child_by_field_name("parameters")
+    params = decl.child_by_field_id(_FIELD_PARAMETERS)
     return ty, [p for p in (params.named_children if params is not None else ()) if p.type != "comment"]
 
 
-def receiver_chain(node: Node) -> tuple[str, ...]:
+def receiver_chain(source: bytes, node: Node) -> tuple[str, ...]:
     """Describe an object expression as (base, field, field, ...)."""
     fields: list[str] = []
     depth = 0
@@ -146,28 +175,28 @@ def receiver_chain(node: Node) -> tuple[str, ...]:
         depth += 1
         t = node.type
         if t == "field_expression":
-            f = node.child_by_field_name("field")
-            fields.append(_text(f) if f is not None else "?")
-            node = node.child_by_field_name("argument")
+            f = node.child_by_field_id(_FIELD_FIELD)
+            fields.append(_text(source, f) if f is not None else "?")
+            node = node.child_by_field_id(_FIELD_ARGUMENT)
         elif t == "parenthesized_expression":
             node = _inner(node)
         elif t == "pointer_expression":
-            node = node.child_by_field_name("argument")
+            node = node.child_by_field_id(_FIELD_ARGUMENT)
         elif t == "subscript_expression":
-            node = node.child_by_field_name("argument")
+            node = node.child_by_field_id(_FIELD_ARGUMENT)
         elif t == "cast_expression":
-            ty = node.child_by_field_name("type")
-            tn = type_name(ty.child_by_field_name("type")) if ty is not None else ""
+            ty = node.child_by_field_id(_FIELD_TYPE)
+            tn = type_name(source, ty.child_by_field_id(_FIELD_TYPE)) if ty is not None else ""
             return (("t:" + tn) if tn else "?",) + tuple(reversed(fields))
         elif t == "identifier":
-            return ("v:" + _text(node),) + tuple(reversed(fields))
+            return ("v:" + _text(source, node),) + tuple(reversed(fields))
         elif t == "call_expression":
-            fn = node.child_by_field_name("function")
+            fn = node.child_by_field_id(_FIELD_FUNCTION)
             if fn is not None and fn.type == "identifier":
-                name = _text(fn)
+                name = _text(source, fn)
                 if name in ("container_of", "container_of_const", "list_entry",
                             "list_first_entry", "list_last_entry", "hlist_entry"):
-                    m = _STRUCT_IN_TEXT.search(_text(node))
+                    m = _STRUCT_IN_TEXT.search(_text(source, node))
                     if m:
                         return ("t:" + m.group(1),) + tuple(reversed(fields))
                 return ("c:" + name,) + tuple(reversed(fields))
@@ -179,33 +208,34 @@ def receiver_chain(node: Node) -> tuple[str, ...]:
     return ("?",) + tuple(reversed(fields))
 
 
-def _unwrap_function_name(node: Node | None) -> str:
+def _unwrap_function_name(source: bytes, node: Node | None) -> str:
     """`fn`, `&fn`, `(fn)`, `(type)fn` -> "fn"; anything else -> ""."""
     depth = 0
     while node is not None and depth < 16:
         depth += 1
-        if node.type == "identifier":
-            return _text(node)
-        if node.type == "pointer_expression":
-            op = node.child_by_field_name("operator")
-            if op is None or _text(op) != "&":
+        t = node.type
+        if t == "identifier":
+            return _text(source, node)
+        if t == "pointer_expression":
+            op = node.child_by_field_id(_FIELD_OPERATOR)
+            if op is None or _text(source, op) != "&":
                 return ""
-            node = node.child_by_field_name("argument")
-        elif node.type == "parenthesized_expression":
+            node = node.child_by_field_id(_FIELD_ARGUMENT)
+        elif t == "parenthesized_expression":
             node = _inner(node)
-        elif node.type == "cast_expression":
-            node = node.child_by_field_name("value")
+        elif t == "cast_expression":
+            node = node.child_by_field_id(_FIELD_VALUE)
         else:
             return ""
     return ""
 
 
-def _is_iterator_macro(stmt: Node) -> bool:
-    if stmt.type != "expression_statement" or _text(stmt).rstrip().endswith(";"):
+def _is_iterator_macro(source: bytes, stmt: Node) -> bool:
+    if stmt.type != "expression_statement" or _text(source, stmt).rstrip().endswith(";"):
         return False
     call = stmt.named_children[0] if stmt.named_children else None
-    fn = call.child_by_field_name("function") if call is not None and call.type == "call_expression" else None
-    return fn is not None and fn.type == "identifier" and _ITERATOR_RE.search(_text(fn)) is not None
+    fn = call.child_by_field_id(_FIELD_FUNCTION) if call is not None and call.type == "call_expression" else None
+    return fn is not None and fn.type == "identifier" and _ITERATOR_RE.search(_text(source, fn)) is not None
 
 
 class _FunctionWalker:
@@ -221,14 +251,15 @@ class _FunctionWalker:
     def block(self, node: Node, depth: int) -> list:
         items: list = []
         children = node.named_children
+        count = len(children)
         i = 0
-        while i < len(children):
+        while i < count:
             child = children[i]
             self.statement(child, items, depth + 1)
             # `list_for_each_entry(pos, head, member) { ... }`: tree-sitter sees a
             # call missing its ';' and a block; the block is the loop's body.
-            if i + 1 < len(children) and children[i + 1].type == "compound_statement" \
-                    and _is_iterator_macro(child):
+            if i + 1 < count and children[i + 1].type == "compound_statement" \
+                    and _is_iterator_macro(self.source, child):
                 items.append(["loop", self.block(children[i + 1], depth)])
                 i += 1
             i += 1
@@ -242,20 +273,19 @@ class _FunctionWalker:
         if t == "compound_statement":
             out.append(["block", self.block(node, depth)])
         elif t == "expression_statement" or t == "comma_expression":
-            for child in node.named_children:
-                self.expr(child, out, depth + 1)
+            self.exprs(node.named_children, out, depth + 1)
         elif t == "declaration":
             self.declaration(node, out, depth)
         elif t == "if_statement":
-            cond = node.child_by_field_name("condition")
+            cond = node.child_by_field_id(_FIELD_CONDITION)
             if cond is not None:
                 self.expr(cond, out, depth + 1)
             then_items: list = []
-            cons = node.child_by_field_name("consequence")
+            cons = node.child_by_field_id(_FIELD_CONSEQUENCE)
             if cons is not None:
                 self.statement(cons, then_items, depth + 1)
             else_items = None
-            alt = node.child_by_field_name("alternative")
+            alt = node.child_by_field_id(_FIELD_ALTERNATIVE)
             if alt is not None:
                 else_items = []
                 for child in alt.named_children:
@@ -263,20 +293,20 @@ class _FunctionWalker:
             out.append(["if", then_items, else_items])
         elif t in ("for_statement", "while_statement"):
             # initializer and first condition always run; update and body may not
-            init = node.child_by_field_name("initializer")
+            init = node.child_by_field_id(_FIELD_INITIALIZER)
             if init is not None:
                 if init.type == "declaration":
                     self.declaration(init, out, depth)
                 else:
                     self.expr(init, out, depth + 1)
-            cond = node.child_by_field_name("condition")
+            cond = node.child_by_field_id(_FIELD_CONDITION)
             if cond is not None:
                 self.expr(cond, out, depth + 1)
             body_items: list = []
-            body = node.child_by_field_name("body")
+            body = node.child_by_field_id(_FIELD_BODY)
             if body is not None:
                 self.statement(body, body_items, depth + 1)
-            update = node.child_by_field_name("update")
+            update = node.child_by_field_id(_FIELD_UPDATE)
             if update is not None:
                 self.expr(update, body_items, depth + 1)
             out.append(["loop", body_items])
@@ -289,26 +319,25 @@ class _FunctionWalker:
                     self.statement(child, body_items, depth + 1)
             out.append(["do", body_items])
         elif t == "switch_statement":
-            cond = node.child_by_field_name("condition")
+            cond = node.child_by_field_id(_FIELD_CONDITION)
             if cond is not None:
                 self.expr(cond, out, depth + 1)
-            body = node.child_by_field_name("body")
+            body = node.child_by_field_id(_FIELD_BODY)
             out.append(["switch", self.block(body, depth) if body is not None else []])
         elif t == "case_statement":
+            value = node.child_by_field_id(_FIELD_VALUE)
             for child in node.named_children:
-                if child == node.child_by_field_name("value"):
-                    continue
-                self.statement(child, out, depth + 1)
+                if child != value:
+                    self.statement(child, out, depth + 1)
         elif t == "return_statement":
-            for child in node.named_children:
-                self.expr(child, out, depth + 1)
+            self.exprs(node.named_children, out, depth + 1)
             out.append(["ret"])
         elif t == "goto_statement":
-            label = node.child_by_field_name("label")
-            out.append(["goto", _text(label) if label is not None else ""])
+            label = node.child_by_field_id(_FIELD_LABEL)
+            out.append(["goto", _text(self.source, label) if label is not None else ""])
         elif t == "labeled_statement":
-            label = node.child_by_field_name("label")
-            out.append(["label", _text(label) if label is not None else ""])
+            label = node.child_by_field_id(_FIELD_LABEL)
+            out.append(["label", _text(self.source, label) if label is not None else ""])
             for child in node.named_children:
                 if child.type != "statement_identifier":
                     self.statement(child, out, depth + 1)
@@ -320,11 +349,13 @@ class _FunctionWalker:
             return
         elif t in ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef"):
             # Both branches of a balanced conditional are code of some config.
+            condition = node.child_by_field_id(_FIELD_CONDITION)
+            name = node.child_by_field_id(_FIELD_NAME)
             for child in node.named_children:
                 if child.type in ("identifier", "preproc_defined", "binary_expression",
                                   "unary_expression", "parenthesized_expression", "call_expression",
                                   "number_literal", "preproc_arg"):
-                    if child == node.child_by_field_name("condition") or child == node.child_by_field_name("name"):
+                    if child == condition or child == name:
                         continue
                 self.statement(child, out, depth + 1)
         elif t == "function_definition":
@@ -332,7 +363,7 @@ class _FunctionWalker:
             self.flat(node, out)
         elif t == "macro_type_specifier":
             # A call statement read as a type, see _call_shaped_type.
-            name = node.child_by_field_name("name")
+            name = node.child_by_field_id(_FIELD_NAME)
             if name is not None:
                 self.type_read_call(name, [c for c in node.named_children if c.type == "type_descriptor"],
                                     out, depth)
@@ -340,29 +371,37 @@ class _FunctionWalker:
             self.expr(node, out, depth + 1)
 
     def declaration(self, node: Node, out: list, depth: int) -> None:
-        ty = type_name(node.child_by_field_name("type"))
+        ty = type_name(self.source, node.child_by_field_id(_FIELD_TYPE))
         for child in node.named_children:
-            if child.type == "init_declarator":
-                name = declarator_name(child.child_by_field_name("declarator"))
-                value = child.child_by_field_name("value")
+            kind = child.type
+            if kind == "init_declarator":
+                name = declarator_name(self.source, child.child_by_field_id(_FIELD_DECLARATOR))
+                value = child.child_by_field_id(_FIELD_VALUE)
                 init_text = ""
                 if value is not None:
-                    init_text = _text(value)[:MAX_ARG_TEXT]
-                    if value.type == "initializer_list":
-                        _initializer_bindings(self.facts, value, ty, (), name, self.func.name)
-                    self.expr(value, out, depth + 1)
+                    init_text = _text(self.source, value)[:MAX_ARG_TEXT]
+                    value_kind = value.type
+                    if value_kind == "initializer_list":
+                        _initializer_bindings(self.source, self.facts, value, ty, (), name, self.func.name)
+                    if value_kind not in _LEAF_EXPRESSIONS:
+                        self.expr(value, out, depth + 1)
                 if name:
                     self.func.locals[name] = (ty, init_text)
-            elif child.type in ("identifier", "pointer_declarator", "array_declarator"):
-                name = declarator_name(child)
+            elif kind in ("identifier", "pointer_declarator", "array_declarator"):
+                name = declarator_name(self.source, child)
                 if name:
                     self.func.locals[name] = (ty, "")
-            elif child.type not in ("storage_class_specifier", "type_qualifier", "primitive_type",
-                                    "type_identifier", "struct_specifier", "union_specifier",
-                                    "enum_specifier", "sized_type_specifier"):
+            elif kind not in ("storage_class_specifier", "type_qualifier", "primitive_type",
+                              "type_identifier", "struct_specifier", "union_specifier",
+                              "enum_specifier", "sized_type_specifier"):
                 self.expr(child, out, depth + 1)
 
     # -- expressions ------------------------------------------------------
+    def exprs(self, nodes: list[Node], out: list, depth: int) -> None:
+        for node in nodes:
+            if node.type not in _LEAF_EXPRESSIONS:
+                self.expr(node, out, depth)
+
     def expr(self, node: Node, out: list, depth: int) -> None:
         if depth > MAX_DEPTH:
             self.flat(node, out)
@@ -373,7 +412,7 @@ class _FunctionWalker:
         if t == "call_expression":
             self.call(node, out, depth)
         elif t == "conditional_expression":
-            cond = node.child_by_field_name("condition")
+            cond = node.child_by_field_id(_FIELD_CONDITION)
             if cond is not None:
                 self.expr(cond, out, depth + 1)
             branch: list = []
@@ -382,10 +421,10 @@ class _FunctionWalker:
                     self.expr(child, branch, depth + 1)
             if branch:
                 out.append(["cond", branch])
-        elif t == "binary_expression" and (op := node.child_by_field_name("operator")) is not None \
+        elif t == "binary_expression" and (op := node.child_by_field_id(_FIELD_OPERATOR)) is not None \
                 and op.type in ("&&", "||"):
-            left = node.child_by_field_name("left")
-            right = node.child_by_field_name("right")
+            left = node.child_by_field_id(_FIELD_LEFT)
+            right = node.child_by_field_id(_FIELD_RIGHT)
             if left is not None:
                 self.expr(left, out, depth + 1)
             branch = []
@@ -393,40 +432,38 @@ class _FunctionWalker:
                 self.expr(right, branch, depth + 1)
             if branch:
                 out.append(["cond", branch])
-        elif t == "cast_expression" and (misread := _call_shaped_type(node.child_by_field_name("type"))):
+        elif t == "cast_expression" and (misread := _call_shaped_type(node.child_by_field_id(_FIELD_TYPE))):
             self.type_read_call(*misread, out, depth)
-            value = node.child_by_field_name("value")
+            value = node.child_by_field_id(_FIELD_VALUE)
             if value is not None:
                 self.expr(value, out, depth + 1)
         elif t == "compound_statement":          # GNU statement expression ({ ... })
             out.append(["block", self.block(node, depth)])
         elif t == "assignment_expression":
             self.assignment(node)
-            for child in node.named_children:
-                self.expr(child, out, depth + 1)
+            self.exprs(node.named_children, out, depth + 1)
         elif _ACTIVE_BYTE_RE.search(self.source, node.start_byte, node.end_byte) is not None:
-            for child in node.named_children:
-                self.expr(child, out, depth + 1)
+            self.exprs(node.named_children, out, depth + 1)
 
     def assignment(self, node: Node) -> None:
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
+        left = node.child_by_field_id(_FIELD_LEFT)
+        right = node.child_by_field_id(_FIELD_RIGHT)
         if left is None or right is None or left.type != "field_expression":
             return
-        target = _unwrap_function_name(right)
+        target = _unwrap_function_name(self.source, right)
         if not target:
             return
-        field_node = left.child_by_field_name("field")
-        obj = left.child_by_field_name("argument")
+        field_node = left.child_by_field_id(_FIELD_FIELD)
+        obj = left.child_by_field_id(_FIELD_ARGUMENT)
         if field_node is None or obj is None:
             return
         self.facts.bindings.append(Binding(
-            struct="", path=(_text(field_node),), target=target,
-            line=node.start_point[0] + 1, receiver=receiver_chain(obj), function=self.func.name))
+            struct="", path=(_text(self.source, field_node),), target=target,
+            line=node.start_point[0] + 1, receiver=receiver_chain(self.source, obj), function=self.func.name))
 
     def call(self, node: Node, out: list, depth: int) -> None:
-        fn = node.child_by_field_name("function")
-        args_node = node.child_by_field_name("arguments")
+        fn = node.child_by_field_id(_FIELD_FUNCTION)
+        args_node = node.child_by_field_id(_FIELD_ARGUMENTS)
         if fn is not None and fn.type == "parenthesized_expression" and self.is_type_name(_inner(fn)):
             # `(s32)(a - b)` is a cast, not a call of s32.
             if args_node is not None:
@@ -435,59 +472,63 @@ class _FunctionWalker:
         callee = field = array = ""
         receiver: tuple[str, ...] = ()
         target = fn
+        target_type = target.type if target is not None else ""
         # (*fp)(...) and (fp)(...) call what fp names.
-        while target is not None and target.type in ("parenthesized_expression", "pointer_expression"):
-            target = _inner(target) if target.type == "parenthesized_expression" \
-                else target.child_by_field_name("argument")
-        if target is not None:
-            if target.type == "identifier":
-                callee = _text(target)
-            elif target.type == "field_expression":
-                f = target.child_by_field_name("field")
-                field = _text(f) if f is not None else ""
-                obj = target.child_by_field_name("argument")
-                receiver = receiver_chain(obj) if obj is not None else ("?",)
-            elif target.type == "subscript_expression":
-                arr = target.child_by_field_name("argument")
-                if arr is not None and arr.type == "identifier":
-                    array = _text(arr)
-                elif arr is not None and arr.type == "field_expression":
-                    f = arr.child_by_field_name("field")
-                    field = _text(f) if f is not None else ""
-                    obj = arr.child_by_field_name("argument")
-                    receiver = receiver_chain(obj) if obj is not None else ("?",)
-            if target.type == "call_expression":
-                # guard(mutex)(&lock): the inner call names the construct.
-                self.call(target, out, depth + 1)
-                inner = target.child_by_field_name("function")
-                if inner is not None and inner.type == "identifier":
-                    callee = _text(inner) + "()"
-            else:
-                # Calls in the function expression run first: to_gpu(x)->funcs->hw_init(), tbl[idx()]().
-                self.expr(target, out, depth + 1)
+        while target_type in ("parenthesized_expression", "pointer_expression"):
+            target = _inner(target) if target_type == "parenthesized_expression" \
+                else target.child_by_field_id(_FIELD_ARGUMENT)
+            target_type = target.type if target is not None else ""
+        if target_type == "identifier":
+            callee = _text(self.source, target)
+        elif target_type == "field_expression":
+            f = target.child_by_field_id(_FIELD_FIELD)
+            field = _text(self.source, f) if f is not None else ""
+            obj = target.child_by_field_id(_FIELD_ARGUMENT)
+            receiver = receiver_chain(self.source, obj) if obj is not None else ("?",)
+        elif target_type == "subscript_expression":
+            arr = target.child_by_field_id(_FIELD_ARGUMENT)
+            arr_type = arr.type if arr is not None else ""
+            if arr_type == "identifier":
+                array = _text(self.source, arr)
+            elif arr_type == "field_expression":
+                f = arr.child_by_field_id(_FIELD_FIELD)
+                field = _text(self.source, f) if f is not None else ""
+                obj = arr.child_by_field_id(_FIELD_ARGUMENT)
+                receiver = receiver_chain(self.source, obj) if obj is not None else ("?",)
+        if target_type == "call_expression":
+            # guard(mutex)(&lock): the inner call names the construct.
+            self.call(target, out, depth + 1)
+            inner = target.child_by_field_id(_FIELD_FUNCTION)
+            if inner is not None and inner.type == "identifier":
+                callee = _text(self.source, inner) + "()"
+        elif target is not None and target_type not in _LEAF_EXPRESSIONS:
+            # Calls in the function expression run first: to_gpu(x)->funcs->hw_init(), tbl[idx()]().
+            self.expr(target, out, depth + 1)
         args: list[str] = []
         if args_node is not None:
             for a in args_node.named_children:
-                if a.type == "comment":
+                a_type = a.type
+                if a_type == "comment":
                     continue
-                args.append(_text(a)[:MAX_ARG_TEXT])
-                self.expr(a, out, depth + 1)
+                args.append(_text(self.source, a)[:MAX_ARG_TEXT])
+                if a_type not in _LEAF_EXPRESSIONS:
+                    self.expr(a, out, depth + 1)
         if not (callee or field or array):
             return
-        self.func.calls.append(Call(
-            callee=callee, line=node.start_point[0] + 1, col=node.start_point[1],
-            args=tuple(args), field=field, receiver=receiver, array=array))
-        out.append(len(self.func.calls) - 1)
+        line, col = node.start_point
+        calls = self.func.calls
+        calls.append(Call(callee, line + 1, col, tuple(args), field, receiver, array))
+        out.append(len(calls) - 1)
 
     def is_type_name(self, node: Node | None) -> bool:
         if node is None or node.type != "identifier":
             return False
-        name = _text(node)
+        name = _text(self.source, node)
         return name in self.facts.typedefs or _HEADER_TYPE_NAME_RE.fullmatch(name) is not None
 
     def type_read_call(self, name: Node, params: list[Node], out: list, depth: int) -> None:
         """Record the call `name(params)` that tree-sitter read as a type."""
-        callee = _text(name)
+        callee = _text(self.source, name)
         if callee == "sizeof":
             return          # its operand is never evaluated
         for p in params:
@@ -496,7 +537,7 @@ class _FunctionWalker:
                 self.type_read_call(*inner, out, depth + 1)
         self.func.calls.append(Call(
             callee=callee, line=name.start_point[0] + 1, col=name.start_point[1],
-            args=tuple(_text(p)[:MAX_ARG_TEXT] for p in params)))
+            args=tuple(_text(self.source, p)[:MAX_ARG_TEXT] for p in params)))
         out.append(len(self.func.calls) - 1)
 
     def flat(self, node: Node, out: list) -> None:
@@ -509,93 +550,95 @@ class _FunctionWalker:
                 found.append(n)
             stack.extend(reversed(n.named_children))
         for n in sorted(found, key=lambda n: n.start_byte):
-            fn = n.child_by_field_name("function")
+            fn = n.child_by_field_id(_FIELD_FUNCTION)
             if fn is None or fn.type != "identifier":
                 continue
-            args = n.child_by_field_name("arguments")
+            args = n.child_by_field_id(_FIELD_ARGUMENTS)
             self.func.calls.append(Call(
-                callee=_text(fn), line=n.start_point[0] + 1, col=n.start_point[1],
-                args=tuple(_text(a)[:MAX_ARG_TEXT] for a in (args.named_children if args else ())
+                callee=_text(self.source, fn), line=n.start_point[0] + 1, col=n.start_point[1],
+                args=tuple(_text(self.source, a)[:MAX_ARG_TEXT] for a in (args.named_children if args else ())
                            if a.type != "comment")))
             out.append(["cond", [len(self.func.calls) - 1]])
 
 
-def _initializer_bindings(facts: FileFacts, init: Node, struct: str, path: tuple[str, ...],
+def _initializer_bindings(source: bytes, facts: FileFacts, init: Node, struct: str, path: tuple[str, ...],
                           var: str, function: str) -> None:
     """Record `.field = fn` (nested, arrays of structs, `[IDX] = fn`, macros) bindings."""
     stack = [(init, path)]
     while stack:
         node, prefix = stack.pop()
         for child in node.named_children:
-            if child.type == "initializer_pair":
+            kind = child.type
+            if kind == "initializer_pair":
                 designators = []
-                value = child.child_by_field_name("value")
+                value = child.child_by_field_id(_FIELD_VALUE)
                 for d in child.named_children:
                     if d == value:
                         continue
-                    if d.type == "field_designator":
+                    d_kind = d.type
+                    if d_kind == "field_designator":
                         f = d.named_children[0] if d.named_children else None
-                        designators.append(_text(f) if f is not None else "?")
-                    elif d.type == "subscript_designator":
+                        designators.append(_text(source, f) if f is not None else "?")
+                    elif d_kind == "subscript_designator":
                         designators.append("[]")
-                    elif d.type == "field_identifier":       # old GNU `field: value`
-                        designators.append(_text(d))
+                    elif d_kind == "field_identifier":       # old GNU `field: value`
+                        designators.append(_text(source, d))
                 if value is None or not designators:
                     continue
                 sub = prefix + tuple(designators)
                 if value.type == "initializer_list":
                     stack.append((value, sub))
                 else:
-                    name = _unwrap_function_name(value)
+                    name = _unwrap_function_name(source, value)
                     if name:
                         facts.bindings.append(Binding(struct, sub, name, value.start_point[0] + 1,
                                                       var=var, function=function))
-            elif child.type == "initializer_list":
+            elif kind == "initializer_list":
                 # An element of an array of structs: same struct type.
                 stack.append((child, prefix))
-            elif child.type == "call_expression":
-                fn = child.child_by_field_name("function")
-                args = child.child_by_field_name("arguments")
+            elif kind == "call_expression":
+                fn = child.child_by_field_id(_FIELD_FUNCTION)
+                args = child.child_by_field_id(_FIELD_ARGUMENTS)
                 if fn is not None and fn.type == "identifier" and args is not None:
-                    macro = _text(fn) + "()"
+                    macro = _text(source, fn) + "()"
                     for i, a in enumerate(args.named_children):
-                        name = _unwrap_function_name(a)
+                        name = _unwrap_function_name(source, a)
                         if name:
                             facts.bindings.append(Binding(struct, prefix + (macro, str(i)), name,
                                                           a.start_point[0] + 1, var=var, function=function))
             else:
-                name = _unwrap_function_name(child)
+                name = _unwrap_function_name(source, child)
                 if name:   # positional entry of an array of function pointers
                     facts.bindings.append(Binding(struct, prefix + ("[]",), name,
                                                   child.start_point[0] + 1, var=var, function=function))
 
 
-def _params(declarator: Node) -> tuple[tuple[str, str], ...]:
-    plist = declarator.child_by_field_name("parameters")
+def _params(source: bytes, declarator: Node) -> tuple[tuple[str, str], ...]:
+    plist = declarator.child_by_field_id(_FIELD_PARAMETERS)
     if plist is None:
         return ()
     params = []
     for p in plist.named_children:
         if p.type != "parameter_declaration":
             continue
-        params.append((declarator_name(p.child_by_field_name("declarator")),
-                       type_name(p.child_by_field_name("type"))))
+        params.append((declarator_name(source, p.child_by_field_id(_FIELD_DECLARATOR)),
+                       type_name(source, p.child_by_field_id(_FIELD_TYPE))))
     return tuple(params)
 
 
-def _struct_fields(facts: FileFacts, spec: Node, name: str = "") -> None:
+def _struct_fields(source: bytes, facts: FileFacts, spec: Node, name: str = "") -> None:
     """Field -> type name of a struct definition.
 
     A member of anonymous struct type gets the qualified name "outer.member",
     under which its own fields are recorded, so `engine->reset.prepare` has a
     type to resolve against; members of an unnamed member are the outer's.
     """
-    name_node = spec.child_by_field_name("name")
-    body = spec.child_by_field_name("body")
+    name_node = spec.child_by_field_id(_FIELD_NAME)
+    body = spec.child_by_field_id(_FIELD_BODY)
     if not name:
         if name_node is None:
             return
-        name = _text(name_node)
+        name = _text(source, name_node)
     if body is None:
         return
     fields = facts.structs.setdefault(name, {})
@@ -604,22 +647,23 @@ def _struct_fields(facts: FileFacts, spec: Node, name: str = "") -> None:
         for decl in stack.pop().named_children:
             if decl.type != "field_declaration":
                 continue
-            ty_node = decl.child_by_field_name("type")
-            declarators = decl.children_by_field_name("declarator")
+            ty_node = decl.child_by_field_id(_FIELD_TYPE)
+            declarators = decl.children_by_field_id(_FIELD_DECLARATOR)
             anonymous = ty_node is not None and ty_node.type in ("struct_specifier", "union_specifier") \
-                and ty_node.child_by_field_name("name") is None and ty_node.child_by_field_name("body") is not None
+                and ty_node.child_by_field_id(_FIELD_NAME) is None \
+                and ty_node.child_by_field_id(_FIELD_BODY) is not None
             if anonymous and not declarators:
-                stack.append(ty_node.child_by_field_name("body"))     # unnamed member: fields are ours
+                stack.append(ty_node.child_by_field_id(_FIELD_BODY))     # unnamed member: fields are ours
                 continue
             for child in declarators:
-                fname = declarator_name(child)
+                fname = declarator_name(source, child)
                 if not fname:
                     continue
                 if anonymous:
                     fields[fname] = f"{name}.{fname}"
-                    _struct_fields(facts, ty_node, f"{name}.{fname}")
+                    _struct_fields(source, facts, ty_node, f"{name}.{fname}")
                 else:
-                    fields[fname] = type_name(ty_node)
+                    fields[fname] = type_name(source, ty_node)
 
 
 class _FileWalker:
@@ -640,75 +684,77 @@ class _FileWalker:
             if t == "declaration":
                 self.declaration(node)
             elif t == "type_definition":
-                ty = node.child_by_field_name("type")
-                for d in node.children_by_field_name("declarator"):
-                    alias = declarator_name(d)
-                    if alias and type_name(ty):
-                        self.facts.typedefs[alias] = type_name(ty)
+                ty = node.child_by_field_id(_FIELD_TYPE)
+                for d in node.children_by_field_id(_FIELD_DECLARATOR):
+                    alias = declarator_name(self.source, d)
+                    if alias and type_name(self.source, ty):
+                        self.facts.typedefs[alias] = type_name(self.source, ty)
             elif t == "expression_statement":
                 # File-scope macro invocations: DEFINE_RUNTIME_DEV_PM_OPS(...) and friends.
                 for child in node.named_children:
                     if child.type == "call_expression":
                         self.file_call(child)
             if t in ("struct_specifier", "union_specifier"):
-                _struct_fields(self.facts, node)
+                _struct_fields(self.source, self.facts, node)
             if t in _FILE_SCOPE_OPAQUE and not node.has_error:
                 continue
-            stack.extend(reversed(node.named_children))
+            # Nodes without named children (half of those at file scope) hold nothing to record.
+            stack.extend(child for child in reversed(node.named_children) if child.named_child_count)
 
     def file_call(self, node: Node) -> None:
-        fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
+        fn = node.child_by_field_id(_FIELD_FUNCTION)
+        args = node.child_by_field_id(_FIELD_ARGUMENTS)
         if fn is None or fn.type != "identifier":
             return
         self.facts.file_calls.append(Call(
-            callee=_text(fn), line=node.start_point[0] + 1, col=node.start_point[1],
-            args=tuple(_text(a)[:MAX_ARG_TEXT] for a in (args.named_children if args else ())
+            callee=_text(self.source, fn), line=node.start_point[0] + 1, col=node.start_point[1],
+            args=tuple(_text(self.source, a)[:MAX_ARG_TEXT] for a in (args.named_children if args else ())
                        if a.type != "comment")))
 
     def declaration(self, node: Node) -> None:
-        ty_node = node.child_by_field_name("type")
-        ty = type_name(ty_node)
+        ty_node = node.child_by_field_id(_FIELD_TYPE)
+        ty = type_name(self.source, ty_node)
         for child in node.named_children:
-            if child.type == "init_declarator":
-                name = declarator_name(child.child_by_field_name("declarator"))
-                value = child.child_by_field_name("value")
+            kind = child.type
+            if kind == "init_declarator":
+                name = declarator_name(self.source, child.child_by_field_id(_FIELD_DECLARATOR))
+                value = child.child_by_field_id(_FIELD_VALUE)
                 if name:
                     self.facts.globals[name] = ty
                 if value is not None and value.type == "initializer_list":
-                    _initializer_bindings(self.facts, value, ty, (), name, "")
-            elif child.type in ("identifier", "pointer_declarator", "array_declarator"):
-                name = declarator_name(child)
+                    _initializer_bindings(self.source, self.facts, value, ty, (), name, "")
+            elif kind in ("identifier", "pointer_declarator", "array_declarator"):
+                name = declarator_name(self.source, child)
                 if name:
                     self.facts.globals[name] = ty
-            elif child.type == "parenthesized_declarator" and ty_node is not None \
+            elif kind == "parenthesized_declarator" and ty_node is not None \
                     and ty_node.type == "type_identifier":
                 # `static DEFINE_MUTEX(lock);` parses as a declaration of type DEFINE_MUTEX.
                 self.facts.file_calls.append(Call(
                     callee=ty, line=node.start_point[0] + 1, col=ty_node.start_point[1],
-                    args=(declarator_name(child),)))
+                    args=(declarator_name(self.source, child),)))
 
     def function(self, node: Node) -> None:
-        decl = _function_declarator(node.child_by_field_name("declarator"))
+        decl = _function_declarator(node.child_by_field_id(_FIELD_DECLARATOR))
         if decl is None:
             return
-        name = declarator_name(decl.child_by_field_name("declarator"))
+        name = declarator_name(self.source, decl.child_by_field_id(_FIELD_DECLARATOR))
         if not name:
             return
         static = inline = False
         for child in node.children:
             if child.type == "storage_class_specifier":
-                word = _text(child)
+                word = _text(self.source, child)
                 static |= word == "static"
                 inline |= word in ("inline", "__inline", "__inline__")
             elif child.type == "ERROR":
                 break
-        ret = type_name(node.child_by_field_name("type"))
+        ret = type_name(self.source, node.child_by_field_id(_FIELD_TYPE))
         func = Function(
             name=name, line=node.start_point[0] + 1, end_line=node.end_point[0] + 1,
             col=node.start_point[1], static=static, inline=inline, return_type=ret,
-            params=_params(decl))
-        body = node.child_by_field_name("body")
+            params=_params(self.source, decl))
+        body = node.child_by_field_id(_FIELD_BODY)
         if body is not None:
             walker = _FunctionWalker(self.facts, func, self.source)
             func.body = walker.block(body, 0)
