@@ -208,6 +208,20 @@ def receiver_chain(source: bytes, node: Node) -> tuple[str, ...]:
     return ("?",) + tuple(reversed(fields))
 
 
+_NAME_OR_MEMBER = ("identifier", "field_expression")
+
+
+def _name_or_member(source: bytes, node: Node) -> tuple[str, str, tuple[str, ...]]:
+    """`fn` -> ("fn", "", ()); `gpu->funcs->submit` -> ("", "submit", the
+    receiver chain of `gpu->funcs`)."""
+    if node.type == "identifier":
+        return _text(source, node), "", ()
+    f = node.child_by_field_id(_FIELD_FIELD)
+    obj = node.child_by_field_id(_FIELD_ARGUMENT)
+    return ("", _text(source, f) if f is not None else "",
+            receiver_chain(source, obj) if obj is not None else ("?",))
+
+
 def _unwrap_function_name(source: bytes, node: Node | None) -> str:
     """`fn`, `&fn`, `(fn)`, `(type)fn` -> "fn"; anything else -> ""."""
     depth = 0
@@ -478,23 +492,12 @@ class _FunctionWalker:
             target = _inner(target) if target_type == "parenthesized_expression" \
                 else target.child_by_field_id(_FIELD_ARGUMENT)
             target_type = target.type if target is not None else ""
-        if target_type == "identifier":
-            callee = _text(self.source, target)
-        elif target_type == "field_expression":
-            f = target.child_by_field_id(_FIELD_FIELD)
-            field = _text(self.source, f) if f is not None else ""
-            obj = target.child_by_field_id(_FIELD_ARGUMENT)
-            receiver = receiver_chain(self.source, obj) if obj is not None else ("?",)
+        if target_type in _NAME_OR_MEMBER:
+            callee, field, receiver = _name_or_member(self.source, target)
         elif target_type == "subscript_expression":
             arr = target.child_by_field_id(_FIELD_ARGUMENT)
-            arr_type = arr.type if arr is not None else ""
-            if arr_type == "identifier":
-                array = _text(self.source, arr)
-            elif arr_type == "field_expression":
-                f = arr.child_by_field_id(_FIELD_FIELD)
-                field = _text(self.source, f) if f is not None else ""
-                obj = arr.child_by_field_id(_FIELD_ARGUMENT)
-                receiver = receiver_chain(self.source, obj) if obj is not None else ("?",)
+            if arr is not None and arr.type in _NAME_OR_MEMBER:
+                array, field, receiver = _name_or_member(self.source, arr)
         if target_type == "call_expression":
             # guard(mutex)(&lock): the inner call names the construct.
             self.call(target, out, depth + 1)
