@@ -110,3 +110,39 @@ def test_a_walk_within_a_set_is_a_walk_that_keeps_only_its_members(tree):
     # foo_leaf is reached only as foo_run's parameter
     assert (fid["foo_leaf"], 0) not in {r[:2] for r in reports["foo_leaf"]}
     assert (fid["foo_leaf"], 0) in {r[:2] for r in reports["foo_mid"]}
+
+
+def test_a_helper_over_one_with_too_many_sinks_is_judged_as_its_walk_would(tree):
+    """Sizing the helpers behind wrapper sites stops at a helper of the same
+    unit already judged to have too much below; the judgement is the one
+    the whole walk gives, and a helper judged small stops nothing."""
+    from fencecheck import rules as rule_registry
+    from fencecheck.analyzer.reach import FOLLOW_HOME, _few_sinks_below, follow_small_wrappers
+    from fencecheck.analyzer.summaries import summarize
+    many = "\n".join(f"\tkzalloc({i}, GFP_KERNEL);" for i in range(17))
+    root = tree({
+        "drivers/gpu/drm/foo/foo_dump.c": f"""
+            static void foo_few(void) {{ kzalloc(1, GFP_KERNEL); kzalloc(2, GFP_KERNEL); }}
+            static void foo_many(void)
+            {{
+            {many}
+            }}
+            static void foo_over_few(void) {{ foo_few(); }}
+            static void foo_over_many(void) {{ foo_many(); }}
+            static void foo_top(void) {{ foo_over_few(); foo_over_many(); }}
+        """,
+    })
+    program = scan(["drivers"], root, Config(), jobs=1).program
+    fid = {f.fn.name: f.id for f in program.funcs}
+    rule = next(r for r in rule_registry.sink_rules(Config()) if r.id == "reclaim_alloc")
+    summary = summarize(program, rule)
+    follow_small_wrappers(program, summary, set(fid.values()))
+    top = summary.stops[fid["foo_top"]]
+    assert [bool(top[i] & FOLLOW_HOME) for i in (0, 1)] == [True, False]
+
+    def actions(f):
+        return {i: a | FOLLOW_HOME for i, a in summary.stops.get(f, {}).items()}
+    for helper, below in (("foo_over_few", "foo_few"), ("foo_over_many", "foo_many")):
+        whole_walk = _few_sinks_below(program, summary, fid[helper], actions, {})
+        judged = {fid[below]: _few_sinks_below(program, summary, fid[below], actions, {})}
+        assert _few_sinks_below(program, summary, fid[helper], actions, judged) == whole_walk

@@ -116,7 +116,7 @@ def follow_small_wrappers(program: Program, summary: RuleSummary, reachable: set
             continue
         g = site.callee
         if g not in small:
-            small[g] = _few_sinks_below(program, summary, g, following_all)
+            small[g] = _few_sinks_below(program, summary, g, following_all, small)
         if small[g]:
             followed.append((fid, idx))
     for fid, idx in followed:
@@ -124,17 +124,23 @@ def follow_small_wrappers(program: Program, summary: RuleSummary, reachable: set
 
 
 class _TooMuchBelow(Exception):
-    """A helper's walk met more than MAX_FUNCTIONS_BELOW functions: the
-    answer is known, the rest of the walk is not needed."""
+    """A helper's walk met more than MAX_FUNCTIONS_BELOW functions, or a
+    helper known to have too much below: the answer is known, the rest of
+    the walk is not needed."""
 
 
 def _few_sinks_below(program: Program, summary: RuleSummary, fid: int,
-                     actions: Callable[[int], dict[int, int]]) -> bool:
+                     actions: Callable[[int], dict[int, int]], judged: dict[int, bool]) -> bool:
+    """Whether the walk from ``fid`` meets at most MAX_SINKS_BELOW sites and
+    MAX_FUNCTIONS_BELOW functions.  It is not when it reaches a helper of its
+    own unit ``judged`` not: this walk goes everywhere that helper's went."""
     visited: set[int] = set()
+    units = program.units
+    home = units[fid]
 
     def keep(g: int) -> bool:
         if g not in visited:
-            if len(visited) >= MAX_FUNCTIONS_BELOW:
+            if len(visited) >= MAX_FUNCTIONS_BELOW or judged.get(g) is False and units[g] == home:
                 raise _TooMuchBelow
             visited.add(g)
         return True
