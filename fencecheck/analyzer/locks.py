@@ -18,9 +18,10 @@ from .reach import NO_ACTIONS, Finding, Step, call_step, sink_walk, walk
 from .summaries import FOLLOW, REPORT, RuleSummary
 
 MAX_ALSO = 10
-_LOCK_APIS = frozenset(data.ACQUIRE) | frozenset(data.RELEASE) | frozenset(data.SCOPED)
 MAX_HOLDER_SEARCH = 64    # calls under a lock whose callees are searched for a sink
 MAX_HOLDER_WALK = 2000    # functions visited from one such callee
+# Every name held_lock's tables know: only their calls take, drop or scope a lock.
+_LOCK_APIS = frozenset(data.ACQUIRE) | frozenset(data.RELEASE) | frozenset(data.SCOPED)
 
 
 def lock_class(program: Program, fid: int, arg: str) -> str | None:

@@ -212,16 +212,14 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
 
     queue = deque(range(len(funcs)))
     queued = set(queue)
-    # A function with no API call, none of whose callees has changed, has
-    # nothing to place: skipping it changes no evaluation's order or outcome.
-    may_change = set(verdicts)
     while queue:
         fid = queue.popleft()
         queued.discard(fid)
-        if fid in may_change and evaluate(fid):
+        # A function with no API call, none of whose callees has changed, has
+        # nothing to place: skipping it changes no evaluation's order or outcome.
+        if (fid in verdicts or fid in changed_since) and evaluate(fid):
             for c in callers.get(fid, ()):
                 changed_since[c].add(fid)
-                may_change.add(c)
                 if c not in queued:
                     queued.add(c)
                     queue.append(c)
