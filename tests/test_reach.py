@@ -79,6 +79,92 @@ def test_dead_ends_change_no_walk_and_keep_per_caller_states_out(tree):
     assert walked("foo_b", fresh) == walked("foo_b")
 
 
+def test_a_walk_kept_to_the_reporting_functions_reports_the_same_and_visits_only_them(tree, monkeypatch):
+    """Per home unit, the functions from which sink_walk can report: a walk
+    kept to them reports what it reports within may_reach, with the same
+    hops.  An ops call is followed only into the home unit, so bar's callback
+    reports from bar's unit only; what a parameter call calls is what is
+    passed, by a call of the function (foo_start) or by the parameter call
+    that called it (core_pass); a function leading to no report is left out.  Fails if an edge the walk follows is missed
+    (reports lost) or if one it does not follow is counted (core_run kept
+    for the foo unit)."""
+    from fencecheck.analyzer import reach
+    from fencecheck.analyzer.reach import ReportingFunctions, sink_walk
+    from fencecheck.analyzer.summaries import summarize
+    from fencecheck.rules import reclaim_alloc
+    from fencecheck.rules.base import Entry
+    root = tree({
+        "include/core.h": """
+            struct core_ops { void (*hook)(struct core_dev *d); };
+            struct core_dev { const struct core_ops *ops; };
+        """,
+        "drivers/gpu/drm/bar/bar_ops.c": """
+            static void bar_hook(struct core_dev *d) { kmalloc(8, GFP_KERNEL); }
+            static const struct core_ops bar_core_ops = { .hook = bar_hook };
+            void bar_start(struct core_dev *d) { core_run(d); }
+        """,
+        "drivers/gpu/drm/core/core.c": """
+            void core_run(struct core_dev *d) { d->ops->hook(d); core_idle(d); }
+            void core_idle(struct core_dev *d) { core_nothing(d); }
+            static void core_alloc(void) { kmalloc(8, GFP_KERNEL); }
+            /* in may_reach through core_alloc, which no walk enters: it reports through fn alone */
+            void core_apply(void (*fn)(void))
+            {
+            	unsigned int flags = memalloc_noreclaim_save();
+            	core_alloc();
+            	memalloc_noreclaim_restore(flags);
+            	fn();
+            }
+            static void core_alloc_late(void) { kmalloc(8, GFP_KERNEL); }
+            /* passes core_alloc_late to whatever function it is given */
+            void core_pass(void (*visit)(void (*cb)(void)))
+            {
+            	unsigned int flags = memalloc_noreclaim_save();
+            	core_alloc();
+            	memalloc_noreclaim_restore(flags);
+            	visit(core_alloc_late);
+            }
+        """,
+        "drivers/gpu/drm/foo/foo.c": """
+            static void foo_alloc(void) { kmalloc(8, GFP_KERNEL); }
+            void foo_start(void) { core_apply(foo_alloc); core_idle(0); }
+            void foo_quiet(void) { core_idle(0); }
+            void foo_top(void) { foo_start(); }
+            static void foo_visit(void (*cb)(void))
+            {
+            	unsigned int flags = memalloc_noreclaim_save();
+            	foo_alloc();
+            	memalloc_noreclaim_restore(flags);
+            	cb();
+            }
+            void foo_visit_all(void) { core_pass(foo_visit); }
+        """,
+    })
+    program = scan(["drivers", "include"], root, Config(), jobs=1).program
+    fid = {f.fn.name: f.id for f in program.funcs}
+    summary = summarize(program, reclaim_alloc.make_rule())
+    reporting = ReportingFunctions(program, summary)
+
+    def walked(name, within=None):
+        entry = Entry("signalling", fid[name], "", "x.c", 1)
+        return list(sink_walk(program, entry, summary, within=within))
+
+    def kept(unit):
+        return {program.funcs[f].fn.name for f in reporting.within(unit).functions}
+    for name in fid:
+        within = reporting.within(program.units[fid[name]])
+        assert walked(name, within) == walked(name)
+    assert walked("bar_start") and walked("foo_top") and walked("foo_visit_all")
+    assert {"bar_hook", "bar_start", "core_run"} <= kept(program.units[fid["bar_start"]])
+    assert "core_run" not in kept(program.units[fid["foo_start"]])
+    assert {"foo_alloc", "foo_start", "core_apply", "foo_top", "foo_visit_all"} <= kept(program.units[fid["foo_start"]])
+    assert not {"core_idle", "foo_quiet"} & kept(program.units[fid["foo_start"]])
+    # Too many to be worth working out: walks keep to may_reach, as without.
+    monkeypatch.setattr(reach, "MAX_REPORTING", 2)
+    dense = ReportingFunctions(program, summary)
+    assert dense.within(program.units[fid["foo_start"]]) is summary.walk_targets
+
+
 def test_a_walk_within_a_set_is_a_walk_that_keeps_only_its_members(tree):
     """Targets outside the set are dropped per function ahead of the walk,
     except a parameter's, which are known per caller: both must go."""

@@ -19,7 +19,7 @@ from .summaries import FOLLOW, REPORT, RuleSummary
 
 MAX_ALSO = 10
 MAX_HOLDER_SEARCH = 64    # calls under a lock whose callees are searched for a sink
-MAX_HOLDER_WALK = 2000    # functions visited from one such callee
+MAX_HOLDER_WALK = 2000    # functions visited from one such callee that may lead to a sink
 # Every name held_lock's tables know: only their calls take, drop or scope a lock.
 _LOCK_APIS = frozenset(data.ACQUIRE) | frozenset(data.RELEASE) | frozenset(data.SCOPED)
 
@@ -227,10 +227,12 @@ def _also_under_lock(locks: _Locks, holder_fid: int, cls: str, sinks: list[RuleS
 @dataclass
 class _NearestSinks:
     """The nearest sink site of a rule from a function, for holder searches,
-    each searched once.  A search that finds none explored all it can reach
-    from its function's driver unit: later searches of the rule from that
-    unit skip those functions (reach.walk's dead ends); on the whole tree
-    three searches in four find none."""
+    each searched once, among the functions from which a walk from the
+    function's unit can report one (RuleSummary.reporting): on the whole
+    tree three searches in four find none, most of them without a step.  A
+    search that finds none explored all it can reach from its function's
+    driver unit: later searches of the rule from that unit skip those
+    functions (reach.walk's dead ends)."""
     program: Program
     found: dict[tuple[int, str], tuple | None] = field(default_factory=dict)   # (function, rule) -> site
     dead_ends: dict[tuple[str, str], set[int]] = field(default_factory=dict)    # (rule, unit) -> functions
@@ -239,9 +241,10 @@ class _NearestSinks:
         key = (fid, summary.rule.id)
         if key not in self.found:
             fref = self.program.funcs[fid]
-            dead = self.dead_ends.setdefault((summary.rule.id, self.program.units[fid]), set())
+            unit = self.program.units[fid]
+            dead = self.dead_ends.setdefault((summary.rule.id, unit), set())
             walk_ = sink_walk(self.program, Entry("signalling", fid, "", fref.file, fref.fn.line), summary,
-                              MAX_HOLDER_WALK, dead)
+                              MAX_HOLDER_WALK, dead, summary.reporting.within(unit))
             self.found[key] = next(iter(walk_), None)
         return self.found[key]
 

@@ -159,10 +159,12 @@ def _few_sinks_below(program: Program, summary: RuleSummary, fid: int,
 
 def prepare_walks(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> None:
     """Decide, once for all walks (find_paths, held_lock's holder search),
-    which wrapper sites they go on through."""
+    which wrapper sites they go on through; then which functions they can
+    report from (RuleSummary.reporting)."""
     reachable = program.reachable_from({e.fid for e in entries})
     for summary in summaries:
         follow_small_wrappers(program, summary, reachable)
+        summary.reporting = ReportingFunctions(program, summary)
 
 
 def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> list[Finding]:
@@ -177,7 +179,8 @@ def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSumma
             if entry.fid not in summary.may_reach:
                 continue
             reached: dict[tuple[int, int], list[tuple[int, int]]] = {}
-            for site_fid, site_idx, hops in sink_walk(program, entry, summary):
+            within = summary.reporting.within(program.units[entry.fid])
+            for site_fid, site_idx, hops in sink_walk(program, entry, summary, within=within):
                 reached.setdefault((site_fid, site_idx), hops)
             shown = {s for site in reached for s in summary.shown_by(*site, program)}
             for site, hops in reached.items():
@@ -292,10 +295,167 @@ def _with_targets(fn_targets: dict[int, tuple[int, ...]], n_calls: int):
 
 
 def sink_walk(program: Program, entry: Entry, summary: RuleSummary, limit: int | None = None,
-              dead_ends: set[int] | None = None):
-    """Each sink site of one rule reachable from the entry, with its hops."""
+              dead_ends: set[int] | None = None, within: TargetsWithin | None = None):
+    """Each sink site of one rule reachable from the entry, with its hops;
+    ``within``: a set the walk keeps to (default: the rule's may_reach)."""
     return walk(program, entry, lambda fid: summary.stops.get(fid, NO_ACTIONS),
-                summary.walk_targets, limit=limit, dead_ends=dead_ends)
+                within if within is not None else summary.walk_targets, limit=limit, dead_ends=dead_ends)
+
+
+# Beyond this many functions that can report, a rule's sites are everywhere
+# (a GFP_KERNEL allocation): a search meets one within a few steps, and
+# working out which functions lead to one would cost more than it saves.
+MAX_REPORTING = 10_000
+
+
+class _TooMany(Exception):
+    """More than MAX_REPORTING functions can report."""
+
+
+class ReportingFunctions:
+    """The functions from which a sink_walk of one rule can report a site,
+    per home unit (the unit of the walk's entry), when they are few: a walk
+    kept within them reports what it reports within the rule's may_reach,
+    with the same hops, and visits only functions that lead somewhere.
+
+    The edges are those sink_walk follows: a call followed into any unit
+    (FOLLOW, a definition of the called name), a call followed only into
+    the home unit (FOLLOW_HOME or an ops call: its target must be of the
+    home unit), and what a parameter call may call: a function that calls
+    through a parameter calls what any call of it passes; reached through
+    another function's parameter call, what that call passes (an edge from
+    the function making that call).  A function that calls through a
+    parameter is always kept: a parameter call may enter it, for what that
+    call passes.  A function on the way to a
+    report reaches it along these edges, so it is kept; one that reaches
+    none along the home's edges cannot report.  On the whole tree, a search
+    for a dma_resv_lock site from core code may go through 300,000
+    functions of may_reach, of which about 4,000 reach one.
+    """
+
+    def __init__(self, program: Program, summary: RuleSummary):
+        self.program = program
+        self.summary = summary
+        self._followed: dict[int, tuple[set[int], set[int]]] = {}
+        self._passed_by: dict[int, list[int]] | None = None   # function -> those a parameter call may make call it
+        self._anywhere: set[int] | None = None        # reach a report along any-unit edges alone
+        self._by_unit: dict[str, list[int]] = {}      # those, by unit
+        self._anywhere_within: TargetsWithin | None = None
+        self._dense = False                           # too many for every home
+        self._within: dict[str, TargetsWithin] = {}
+
+    def within(self, home: str) -> TargetsWithin:
+        """What sink_walk keeps to from an entry of unit ``home``: the
+        rule's may_reach when the functions that can report are too many."""
+        found = self._within.get(home)
+        if found is None:
+            found = self._within[home] = self._work_out(home)
+        return found
+
+    def _work_out(self, home: str) -> TargetsWithin:
+        if self._dense:
+            return self.summary.walk_targets
+        may_reach = self.summary.walk_targets.functions
+        try:
+            if self._anywhere is None:
+                reporters = [f for f, acts in self.summary.stops.items() if any(a & REPORT for a in acts.values())]
+                if len(reporters) > MAX_REPORTING:
+                    raise _TooMany
+                self._passed_by = self._parameter_edges(may_reach)
+                self._anywhere = self._grown(reporters, None, set(reporters))
+                for f in self._anywhere:
+                    self._by_unit.setdefault(self.program.units[f], []).append(f)
+            # a home's set holds the any-unit one: grown from its own unit's members
+            reaching = self._grown(self._by_unit.get(home, []), home, set(self._anywhere))
+        except _TooMany:
+            if self._anywhere is None:
+                self._dense = True
+                self._followed.clear()
+                self._passed_by = None
+            return self.summary.walk_targets
+        if len(reaching) == len(self._anywhere):
+            # most homes add none: they share one set, and the targets it keeps
+            if self._anywhere_within is None:
+                self._anywhere_within = self._targets_within(set(reaching), may_reach)
+            return self._anywhere_within
+        return self._targets_within(reaching, may_reach)
+
+    def _targets_within(self, reaching: set[int], may_reach: set[int]) -> TargetsWithin:
+        reaching.update(f for f in self.program.takes_callbacks if f in may_reach)
+        return self.program.targets_within(reaching)
+
+    def _parameter_edges(self, may_reach: set[int]) -> dict[int, list[int]]:
+        """Passed function -> functions whose parameter calls may call it:
+        one that calls through a parameter, for what its callers pass, and
+        one making a parameter call, for what that call passes (the function
+        it calls then calls it)."""
+        program = self.program
+        params_called: dict[int, set[int]] = {}
+        for (fid, _), pidx in program.param_calls.items():
+            params_called.setdefault(fid, set()).add(pidx)
+        passed_by: dict[int, list[int]] = {}
+        for fid, pidxs in params_called.items():
+            if fid not in may_reach:
+                continue
+            for caller in program.callers.get(fid, ()):
+                for idx, found in program.targets[caller].items():
+                    if fid in found:
+                        for pidx in pidxs:
+                            for g in program.passed_function(caller, idx, pidx):
+                                passed_by.setdefault(g, []).append(fid)
+        for (fid, idx) in program.param_calls:
+            if fid in may_reach:
+                for arg in range(len(program.call(fid, idx).args)):
+                    for g in program.passed_function(fid, idx, arg):
+                        passed_by.setdefault(g, []).append(fid)
+        return passed_by
+
+    def _grown(self, todo: list[int], home: str | None, reaching: set[int]) -> set[int]:
+        """``reaching`` and every function that reaches one of ``todo``
+        along the edges a walk from ``home`` follows."""
+        may_reach = self.summary.walk_targets.functions
+        predecessors = self.program.graph.predecessors
+        passed_by = self._passed_by
+        units = self.program.units
+        stack = list(todo)
+        while stack:
+            g = stack.pop()
+            own_unit = units[g] == home
+            for f in predecessors(g):
+                if f in reaching or f not in may_reach:
+                    continue
+                anywhere, home_only = self._edges(f)
+                if g in anywhere or own_unit and g in home_only:
+                    reaching.add(f)
+                    stack.append(f)
+            for f in passed_by.get(g, ()):
+                if f not in reaching and f in may_reach:
+                    reaching.add(f)
+                    stack.append(f)
+            if len(reaching) > MAX_REPORTING:
+                raise _TooMany
+        return reaching
+
+    def _edges(self, fid: int) -> tuple[set[int], set[int]]:
+        """(callees a walk follows from ``fid`` into any unit, callees it
+        follows only when they are in the home unit)."""
+        found = self._followed.get(fid)
+        if found is None:
+            program = self.program
+            names = program.names
+            calls = program.funcs[fid].fn.calls
+            actions = self.summary.stops.get(fid, NO_ACTIONS)
+            anywhere: set[int] = set()
+            home_only: set[int] = set()
+            for idx, targets in program.targets[fid].items():
+                action = actions.get(idx, FOLLOW)
+                if not action & (FOLLOW | FOLLOW_HOME):
+                    continue
+                callee = calls[idx].callee
+                for g in targets:
+                    (anywhere if action & FOLLOW and names[g] == callee else home_only).add(g)
+            found = self._followed[fid] = (anywhere, home_only)
+        return found
 
 
 def _hops(parent: dict, state) -> list[tuple[int, int]]:

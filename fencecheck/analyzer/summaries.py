@@ -57,6 +57,9 @@ class RuleSummary:
     stops: dict[int, dict[int, int]] = field(default_factory=dict)
     # the call targets within may_reach, for the walks (filled as they go)
     walk_targets: TargetsWithin | None = None
+    # per home unit, the functions from which a walk can report a site
+    # (reach.ReportingFunctions, set by prepare_walks once stops are final)
+    reporting: object = None
 
     def witness(self, fid: int, idx: int, program: Program) -> list[tuple[int, int]]:
         """Calls from a site down to the API call that makes it forbidden."""
