@@ -12,7 +12,11 @@
   comes after them).
 
 Both walks are iterative over sibling items and recursive only over nesting,
-which extraction bounds (extract.MAX_DEPTH).
+which extraction bounds (extract.MAX_DEPTH).  Each recursive ``seq`` calls
+itself through its closure, a reference cycle: it is deleted when its walk
+ends, since a scan runs with the cyclic GC off (pipeline.scan), which would
+never free it nor what it holds (the predicates, their locals; on the whole
+tree a million objects).
 """
 from __future__ import annotations
 
@@ -70,7 +74,10 @@ def calls_in_scope(body: list, opens: Predicate, closes: Predicate) -> set[int]:
             # break / continue: treated as falling through (loop bodies are joined anyway)
         return depth
 
-    seq(body, 0)
+    try:
+        seq(body, 0)
+    finally:
+        del seq
     return inside
 
 
@@ -96,7 +103,10 @@ def calls_before(body: list, hit: Predicate) -> set[int]:
                 found = later = True
         return found
 
-    seq(body, False)
+    try:
+        seq(body, False)
+    finally:
+        del seq
     return before
 
 
@@ -128,7 +138,10 @@ def always_reaches(body: list, hit: Predicate) -> int | None:
                 return None, True
         return None, False
 
-    return seq(body)[0]
+    try:
+        return seq(body)[0]
+    finally:
+        del seq
 
 
 def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: Callable[[int], str | None],
@@ -213,7 +226,10 @@ def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: C
         return held
 
     exits: list[frozenset[str]] = []
-    end = seq(body, frozenset())
+    try:
+        end = seq(body, frozenset())
+    finally:
+        del seq
     return held_at, frozenset().union(*exits, end or frozenset())
 
 

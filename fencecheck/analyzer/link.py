@@ -187,22 +187,55 @@ class TargetsWithin(dict):
         return kept
 
 
-def _call_graph() -> nx.DiGraph:
-    """An empty call graph whose nodes and edges share one empty attribute
-    dict (networkx's "thin graph" subclassing): a whole tree's 700,000
-    functions and their edges would otherwise hold a dict each, a quarter of
-    the graph's memory.  networkx is imported here, when a graph is built: a
-    re-scan of an unchanged tree builds none, and the import is a third of
-    the command's start-up."""
-    import networkx as nx
+# The one attribute dict of every node and edge (networkx's "thin graph"):
+# never written to, since call graphs are frozen.
+_NO_DATA: dict = {}
 
-    no_data: dict = {}
+
+@functools.lru_cache(maxsize=None)
+def _call_graph_class() -> type:
+    """networkx is imported here, when a graph is built: a re-scan of an
+    unchanged tree builds none, and the import is a third of the command's
+    start-up.  The class is made once: a class is a reference cycle, which
+    a scan (run with the cyclic GC off) would keep for good."""
+    import networkx as nx
 
     class CallGraph(nx.DiGraph):
         def _no_data(self) -> dict:
-            return no_data
+            return _NO_DATA
         node_attr_dict_factory = edge_attr_dict_factory = _no_data
-    return CallGraph()
+    return CallGraph
+
+
+def _call_graph(count: int, edges: list[tuple[int, tuple[int, ...]]]) -> nx.DiGraph:
+    """The frozen call graph of functions ``0..count-1`` from (caller,
+    callees) pairs, successors and predecessors in the order the pairs give.
+
+    Written straight into networkx's adjacency dicts (assigning ``_adj`` and
+    ``_pred`` is how its subclasses and backends set them; it resets the
+    cached views) rather than an edge at a time, which on the whole tree
+    took 5 s; every function without callees or callers shares one empty
+    dict, which freezing keeps empty."""
+    import networkx as nx
+
+    succ: dict[int, dict[int, dict]] = {}
+    pred: dict[int, dict[int, dict]] = {}
+    for caller, callees in edges:
+        out = succ.get(caller)
+        if out is None:
+            out = succ[caller] = {}
+        for callee in callees:
+            out[callee] = _NO_DATA
+            into = pred.get(callee)
+            if into is None:
+                into = pred[callee] = {}
+            into[caller] = _NO_DATA
+    none: dict = {}
+    graph = _call_graph_class()()
+    graph._node = dict.fromkeys(range(count), _NO_DATA)
+    graph._adj = {fid: succ.get(fid, none) for fid in range(count)}
+    graph._pred = {fid: pred.get(fid, none) for fid in range(count)}
+    return nx.freeze(graph)
 
 
 def _closure(start: set[int], neighbours) -> set[int]:
@@ -521,8 +554,7 @@ class Linker:
                     registrations.append(Registration(fid, kind, "." + fname, file, b.line, fname,
                                                       unit_of(file)))
 
-        graph = _call_graph()
-        graph.add_nodes_from(range(len(self.funcs)))
+        edges: list[tuple[int, tuple[int, ...]]] = []     # (caller, callees), in the graph's order
         targets: list[dict[int, tuple[int, ...]]] = [{} for _ in self.funcs]
         callers_by_name: dict[str, CallSites] = defaultdict(CallSites)
         param_callbacks: list[tuple[int, int, int]] = []   # (fid, call idx, param index)
@@ -581,10 +613,9 @@ class Linker:
                 if found:
                     targets[fid][idx] = found
                     out_edges.extend(found)
-            # one call per function, each target once (a function calls the same
-            # ones over and over), in call order: the same graph as one per call
+            # each target once (a function calls the same ones over and over), in call order
             if out_edges:
-                graph.add_edges_from((fid, t) for t in dict.fromkeys(out_edges))
+                edges.append((fid, tuple(dict.fromkeys(out_edges))))
 
         # Functions registered to run later by a call (INIT_WORK, request_irq...)
         for fid, idx in _sites_of(callers_by_name, framework.REGISTRATIONS):
@@ -615,7 +646,7 @@ class Linker:
         param_calls: dict[tuple[int, int], int] = {}
         for fid, idx, pidx in param_callbacks:
             param_calls[(fid, idx)] = pidx
-            graph.add_edges_from((fid, t) for t in self._functions_passed(fid, pidx, callers_by_name))
+            edges.append((fid, self._functions_passed(fid, pidx, callers_by_name)))
         for fref, pidx, c, kind, obj_field in param_registrations:
             for fid in self._functions_passed(fref.id, pidx, callers_by_name):
                 registrations.append(Registration(fid, kind, c.callee, fref.file, c.line, obj_field, fref.unit))
@@ -630,7 +661,7 @@ class Linker:
             passed = tuple(sorted(stored_fields.get((self.funcs[fid].unit, fname), ())))
             if passed:
                 targets[fid][idx] = passed
-                graph.add_edges_from((fid, t) for t in passed)
+                edges.append((fid, passed))
 
         # Waiting for a work item runs its function (flush_work & co).
         work_by_field: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -647,12 +678,12 @@ class Linker:
             found = tuple(dict.fromkeys(work_by_field.get((fref.unit, key), ()))) if key else ()
             if found:
                 targets[fid][idx] = targets[fid].get(idx, ()) + found
-                graph.add_edges_from((fid, t) for t in found)
+                edges.append((fid, found))
 
         # in call order, which the walks rely on for their order of visits
         targets = [calls if not calls or list(calls) == sorted(calls) else dict(sorted(calls.items()))
                    for calls in targets]
-        return Program(self.funcs, graph, targets, dict(bound), registrations, dict(self.by_name),
+        return Program(self.funcs, _call_graph(len(self.funcs), edges), targets, dict(bound), registrations, dict(self.by_name),
                        dict(callers_by_name), param_calls, self.file_facts, self.resolve_name,
                        self.type_of_chain)
 

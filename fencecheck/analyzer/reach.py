@@ -335,7 +335,10 @@ class ReportingFunctions:
 
     def __init__(self, program: Program, summary: RuleSummary):
         self.program = program
-        self.summary = summary
+        # what it reads of the summary, not the summary, which holds this
+        # object: a cycle would keep both past the scan's GC-off analysis
+        self.walk_targets = summary.walk_targets
+        self.stops = summary.stops
         self._followed: dict[int, tuple[set[int], set[int]]] = {}
         self._passed_by: dict[int, list[int]] | None = None   # function -> those a parameter call may make call it
         self._anywhere: set[int] | None = None        # reach a report along any-unit edges alone
@@ -354,11 +357,11 @@ class ReportingFunctions:
 
     def _work_out(self, home: str) -> TargetsWithin:
         if self._dense:
-            return self.summary.walk_targets
-        may_reach = self.summary.walk_targets.functions
+            return self.walk_targets
+        may_reach = self.walk_targets.functions
         try:
             if self._anywhere is None:
-                reporters = [f for f, acts in self.summary.stops.items() if any(a & REPORT for a in acts.values())]
+                reporters = [f for f, acts in self.stops.items() if any(a & REPORT for a in acts.values())]
                 if len(reporters) > MAX_REPORTING:
                     raise _TooMany
                 self._passed_by = self._parameter_edges(may_reach)
@@ -372,7 +375,7 @@ class ReportingFunctions:
                 self._dense = True
                 self._followed.clear()
                 self._passed_by = None
-            return self.summary.walk_targets
+            return self.walk_targets
         if len(reaching) == len(self._anywhere):
             # most homes add none: they share one set, and the targets it keeps
             if self._anywhere_within is None:
@@ -413,7 +416,7 @@ class ReportingFunctions:
     def _grown(self, todo: list[int], home: str | None, reaching: set[int]) -> set[int]:
         """``reaching`` and every function that reaches one of ``todo``
         along the edges a walk from ``home`` follows."""
-        may_reach = self.summary.walk_targets.functions
+        may_reach = self.walk_targets.functions
         predecessors = self.program.graph.predecessors
         passed_by = self._passed_by
         units = self.program.units
@@ -444,7 +447,7 @@ class ReportingFunctions:
             program = self.program
             names = program.names
             calls = program.funcs[fid].fn.calls
-            actions = self.summary.stops.get(fid, NO_ACTIONS)
+            actions = self.stops.get(fid, NO_ACTIONS)
             anywhere: set[int] = set()
             home_only: set[int] = set()
             for idx, targets in program.targets[fid].items():

@@ -49,9 +49,12 @@ def _signalling_calls(program, fid: int, memo: dict[tuple[int, int], bool]) -> s
             memo[(f, levels)] = known
         return known
 
-    return {i for i, call in enumerate(program.funcs[fid].fn.calls)
-            if call.callee in SIGNAL_APIS
-            or any(signals_within(g, SIGNAL_DEPTH - 1) for g in _own_helpers(program, fid, i))}
+    try:
+        return {i for i, call in enumerate(program.funcs[fid].fn.calls)
+                if call.callee in SIGNAL_APIS
+                or any(signals_within(g, SIGNAL_DEPTH - 1) for g in _own_helpers(program, fid, i))}
+    finally:
+        del signals_within      # it calls itself through its closure: a cycle the scan's GC-off run keeps
 
 
 def _own_helpers(program, fid: int, only: int | None = None):
