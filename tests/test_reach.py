@@ -232,3 +232,40 @@ def test_a_helper_over_one_with_too_many_sinks_is_judged_as_its_walk_would(tree)
         whole_walk = _few_sinks_below(program, summary, fid[helper], actions, {})
         judged = {fid[below]: _few_sinks_below(program, summary, fid[below], actions, {})}
         assert _few_sinks_below(program, summary, fid[helper], actions, judged) == whole_walk
+
+
+def test_an_api_call_judged_harmless_is_not_followed_into_its_definition(tree):
+    """A call of an API a rule knows is judged, never followed, even when the
+    verdict is that it is harmless: a zero timeout only tests the fence, a
+    GFP_NOWAIT mask does not reclaim.  The tree defines both APIs, in the
+    shape of dma-fence.c and slab.c, and their bodies wait and reclaim: a
+    walk into them would report what the call itself does not do."""
+    root = tree({
+        "drivers/dma-buf/dma-fence.c": """
+            long dma_fence_wait_timeout(struct dma_fence *fence, bool intr, long timeout)
+            {
+            	return dma_fence_wait(fence, intr);
+            }
+        """,
+        "mm/slub.c": """
+            void *kmalloc(size_t size, gfp_t flags)
+            {
+            	return kzalloc(size, GFP_KERNEL);
+            }
+        """,
+        "drivers/gpu/drm/foo/foo_job.c": """
+            static struct dma_fence *foo_run_job(struct drm_sched_job *job)
+            {
+            	dma_fence_wait_timeout(job->dep, false, 0);
+            	kmalloc(16, GFP_NOWAIT);
+            	dma_fence_wait_timeout(job->dep, false, HZ);
+            	kmalloc(16, GFP_KERNEL);
+            	return NULL;
+            }
+            static const struct drm_sched_backend_ops foo_sched_ops = { .run_job = foo_run_job };
+        """,
+    })
+    result = scan(["drivers", "mm"], root, Config(), jobs=1)
+    reported = sorted((f.rule, f.location.line) for f in result.findings if f.entry == "foo_run_job")
+    # the waiting and reclaiming calls, at their own lines, and nothing below the harmless ones
+    assert reported == [("fence_wait", 6), ("reclaim_alloc", 7)]

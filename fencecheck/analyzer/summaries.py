@@ -251,23 +251,18 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
 
 def _api_verdicts(program: Program, rule: SinkRule, exempt: dict[int, set[int]]) -> dict[int, dict]:
     """The rule's verdict on each call of an API it knows (outside exempt
-    scopes), by function and call: such a call is judged, never followed.
-    Whether the rule knows a name is asked once, at its first call: a name
-    the rule ignores for one call it ignores for all."""
+    scopes), by function and call: such a call is judged, never followed,
+    even when the verdict is None (a zero timeout, a mask that does not
+    reclaim)."""
     verdicts: dict[int, dict] = {}
     funcs = program.funcs
-    for name, sites in program.callers_by_name.items():
-        known = None
-        for fid, idx in sites:
+    callers_by_name = program.callers_by_name
+    for name in rule.api.among(callers_by_name):
+        for fid, idx in callers_by_name[name]:
             if idx in exempt.get(fid, ()):
                 continue
             fn = funcs[fid].fn
-            verdict = rule.match(name, fn.calls[idx].args, fn)
-            if known is None:
-                known = verdict is not None or rule.match(name, rule.probe_args, None) is not None
-                if not known:
-                    break
-            verdicts.setdefault(fid, {})[idx] = verdict
+            verdicts.setdefault(fid, {})[idx] = rule.match(name, fn.calls[idx].args, fn)
     return verdicts
 
 

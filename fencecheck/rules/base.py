@@ -64,6 +64,8 @@ class SinkRule:
     doc: RuleDoc
     # context -> path prefixes where the sink is nevertheless allowed ("" = nowhere)
     forbidden_in: dict[str, tuple[str, ...]]
+    # the API names (and patterns) it judges: ``match`` is asked about calls of these alone
+    api: "NameSet | NamedTable"
     # verdict on a call to an API (body not followed even if scanned)
     match: Callable[[str, tuple[str, ...], object], Verdict]
     # verdict on one argument expression passed for a parameter that flows to the sink
@@ -71,9 +73,6 @@ class SinkRule:
     # calls made inside these scopes cannot be this sink (e.g. noreclaim)
     exempt_scopes: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
     fix_hint: str = ""
-    # arguments for which ``match`` judges any API the rule knows: whether a
-    # name is one is asked with them once, when its first call is judged None
-    probe_args: tuple[str, ...] = ()
 
     def forbidden(self, context: str, path: str) -> bool:
         allowed = self.forbidden_in.get(context)
@@ -82,12 +81,11 @@ class SinkRule:
         return not any(path.startswith(p) or ("/" + p) in path for p in allowed)
 
 
-def name_matcher(names, consequence: str) -> Callable[[str, tuple[str, ...], object], Verdict]:
-    """A ``SinkRule.match`` for rules that forbid calling any of ``names``."""
-    table = NameSet(names)
+def forbid_every_call(consequence: str) -> Callable[[str, tuple[str, ...], object], Verdict]:
+    """A ``SinkRule.match`` for rules that forbid every call of their API."""
 
     def match(callee: str, args: tuple[str, ...], func) -> Verdict:
-        return Hit(f"{callee}(), which {consequence}") if callee in table else None
+        return Hit(f"{callee}(), which {consequence}")
     return match
 
 
@@ -122,6 +120,9 @@ class NameSet:
     def __contains__(self, name: str) -> bool:
         return name in self.exact or (self._re is not None and self._re.match(name) is not None)
 
+    def among(self, names) -> list[str]:
+        return _among(self.exact, self._re, names)
+
 
 @dataclass(frozen=True)
 class NamedTable:
@@ -153,8 +154,21 @@ class NamedTable:
     def __contains__(self, name: str) -> bool:
         return self.get(name, _MISSING) is not _MISSING
 
+    def among(self, names) -> list[str]:
+        return _among(self.exact, self._any_pattern, names)
+
 
 _MISSING = object()
+
+
+def _among(exact, any_pattern: re.Pattern | None, names) -> list[str]:
+    """Those of ``names`` a table holds, in their order: a program calls
+    hundreds of thousands of names and a rule knows a few hundred, so the
+    exact ones are a set lookup each and the patterns one regex."""
+    if any_pattern is None:
+        return [n for n in names if n in exact]
+    match = any_pattern.match
+    return [n for n in names if n in exact or match(n) is not None]
 
 
 def entries_from_ops(program, fields: dict[str, tuple[str, ...]], context: str) -> list[Entry]:

@@ -50,8 +50,6 @@ def make_rule(extra_names=()) -> SinkRule:
     table = NamedTable.of({**WAIT_APIS, **{n: None for n in extra_names}})
 
     def match(callee: str, args: tuple[str, ...], func) -> Hit | None:
-        if callee not in table:
-            return None
         timeout = table.get(callee)
         if timeout is not None and timeout < len(args) and args[timeout].strip() in ("0", "0L", "0UL"):
             return None   # a zero timeout only tests the fence
@@ -60,6 +58,6 @@ def make_rule(extra_names=()) -> SinkRule:
     return SinkRule(
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "reclaim": GPU_DRIVERS, "mmu_notifier": GPU_DRIVERS},
-        match=match,
+        api=table, match=match,
         fix_hint="add the fence as a scheduler dependency instead of waiting for it",
     )

@@ -106,12 +106,8 @@ def evaluate_mask(expr: str, func, depth: int = 0):
 def make_rule(extra_allocators: dict | None = None) -> SinkRule:
     table = NamedTable.of({**ALLOCATORS, **(extra_allocators or {})})
 
-    not_an_allocator = object()
-
     def match(callee: str, args: tuple[str, ...], func):
-        gfp = table.get(callee, not_an_allocator)
-        if gfp is not_an_allocator:
-            return None
+        gfp = table.get(callee)
         if gfp is None:
             return Hit(f"{callee}(), which may always enter direct reclaim")
         i = gfp if gfp >= 0 else len(args) + gfp
@@ -130,8 +126,6 @@ def make_rule(extra_allocators: dict | None = None) -> SinkRule:
     return SinkRule(
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "mmu_notifier": ()},
-        match=match, argument=argument, exempt_scopes=NORECLAIM_SCOPES,
-        # a reclaiming mask wherever an allocator takes its gfp argument
-        probe_args=("GFP_KERNEL",) * 8,
+        api=table, match=match, argument=argument, exempt_scopes=NORECLAIM_SCOPES,
         fix_hint="preallocate before the job is armed, or use GFP_NOWAIT and handle failure",
     )

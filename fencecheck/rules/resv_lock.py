@@ -1,7 +1,7 @@
 """resv_lock: a blocking dma_resv (ww_mutex) lock where a fence must signal."""
 from __future__ import annotations
 
-from .base import RuleDoc, SinkRule, name_matcher
+from .base import NameSet, RuleDoc, SinkRule, forbid_every_call
 
 ID = "resv_lock"
 TAGS = ("correctness", "deadlock", "dma-fence")
@@ -44,10 +44,9 @@ DOC = RuleDoc(
 
 
 def make_rule(extra_names=()) -> SinkRule:
-    match = name_matcher(LOCK_APIS + tuple(extra_names), "blocks on a dma_resv lock")
     return SinkRule(
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "reclaim": (), "mmu_notifier": ()},
-        match=match,
+        api=NameSet(LOCK_APIS + tuple(extra_names)), match=forbid_every_call("blocks on a dma_resv lock"),
         fix_hint="take the reservation lock before the job is armed, or use dma_resv_trylock()",
     )

@@ -1,7 +1,7 @@
 """user_fault: touching user memory or mmap_lock where a fence must signal."""
 from __future__ import annotations
 
-from .base import RuleDoc, SinkRule, name_matcher
+from .base import NameSet, RuleDoc, SinkRule, forbid_every_call
 
 ID = "user_fault"
 TAGS = ("correctness", "deadlock", "dma-fence")
@@ -38,10 +38,10 @@ DOC = RuleDoc(
 
 
 def make_rule(extra_names=()) -> SinkRule:
-    match = name_matcher(USER_APIS + tuple(extra_names), "may fault on user memory or take mmap_lock")
     return SinkRule(
         id=ID, doc=DOC,
         forbidden_in={"signalling": (), "reclaim": (), "mmu_notifier": ()},
-        match=match,
+        api=NameSet(USER_APIS + tuple(extra_names)),
+        match=forbid_every_call("may fault on user memory or take mmap_lock"),
         fix_hint="copy from user space in the ioctl, before the job is armed",
     )
