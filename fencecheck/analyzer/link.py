@@ -683,9 +683,9 @@ class Linker:
         # in call order, which the walks rely on for their order of visits
         targets = [calls if not calls or list(calls) == sorted(calls) else dict(sorted(calls.items()))
                    for calls in targets]
-        return Program(self.funcs, _call_graph(len(self.funcs), edges), targets, dict(bound), registrations, dict(self.by_name),
-                       dict(callers_by_name), param_calls, self.file_facts, self.resolve_name,
-                       self.type_of_chain)
+        return Program(self.funcs, _call_graph(len(self.funcs), edges), targets, dict(bound), registrations,
+                       dict(self.by_name), dict(callers_by_name), param_calls, self.file_facts,
+                       self.resolve_name, self.type_of_chain)
 
     def _hops(self, fref: FuncRef, c: Call, bound) -> tuple[int, ...]:
         found: list[int] = []

@@ -1,0 +1,44 @@
+"""The linked program's call graph (link.Program.graph)."""
+import networkx as nx
+import pytest
+
+from fencecheck.analyzer.config import Config
+from fencecheck.analyzer.pipeline import scan
+
+
+def test_the_call_graph_has_every_resolved_call_and_parameter_candidate_once_in_call_order(tree):
+    """Successors in call order, each once, then what a parameter call may
+    call (what callers pass); predecessors in the order the edges were made;
+    a function nobody calls, and one that calls nothing, have none.  The
+    graph is frozen: functions without edges share one empty dict."""
+    root = tree({
+        "drivers/gpu/drm/foo/foo_graph.c": """
+            void foo_b(void) { }
+            void foo_a(void) { foo_b(); }
+            void foo_apply(void (*fn)(void)) { fn(); foo_a(); }
+            void foo_top(void) { foo_b(); foo_a(); foo_b(); foo_apply(foo_b); foo_apply(foo_a); }
+            void foo_alone(void) { }
+        """,
+    })
+    program = scan(["drivers"], root, Config(), jobs=1).program
+    fid = {f.fn.name: f.id for f in program.funcs}
+    name = {v: k for k, v in fid.items()}
+    graph = program.graph
+
+    def succ(f):
+        return [name[g] for g in graph.successors(fid[f])]
+
+    def pred(f):
+        return [name[g] for g in graph.predecessors(fid[f])]
+    assert succ("foo_top") == ["foo_b", "foo_a", "foo_apply"]
+    assert succ("foo_apply") == ["foo_a", "foo_b"]          # its own call, then the passed ones
+    assert succ("foo_a") == ["foo_b"]
+    assert pred("foo_b") == ["foo_a", "foo_top", "foo_apply"]
+    assert pred("foo_a") == ["foo_apply", "foo_top"]
+    assert succ("foo_b") == pred("foo_top") == succ("foo_alone") == pred("foo_alone") == []
+    assert graph.number_of_nodes() == len(program.funcs)
+    assert graph.number_of_edges() == 6
+    assert nx.is_frozen(graph)
+    with pytest.raises(nx.NetworkXError):
+        graph.add_edge(fid["foo_b"], fid["foo_alone"])
+    assert pred("foo_alone") == []
