@@ -13,8 +13,8 @@
 
 Both walks are iterative over sibling items and recursive only over nesting,
 which extraction bounds (extract.MAX_DEPTH).  Each recursive ``seq`` calls
-itself through its closure, a reference cycle: it is deleted when its walk
-ends, since a scan runs with the cyclic GC off (pipeline.scan), which would
+itself through its closure, a reference cycle: the name is cleared when its
+walk ends, since a scan runs with the cyclic GC off (pipeline.scan), which would
 never free it nor what it holds (the predicates, their locals; on the whole
 tree a million objects).
 """
@@ -77,7 +77,7 @@ def calls_in_scope(body: list, opens: Predicate, closes: Predicate) -> set[int]:
     try:
         seq(body, 0)
     finally:
-        del seq
+        seq = None
     return inside
 
 
@@ -106,7 +106,7 @@ def calls_before(body: list, hit: Predicate) -> set[int]:
     try:
         seq(body, False)
     finally:
-        del seq
+        seq = None
     return before
 
 
@@ -141,7 +141,7 @@ def always_reaches(body: list, hit: Predicate) -> int | None:
     try:
         return seq(body)[0]
     finally:
-        del seq
+        seq = None
 
 
 def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: Callable[[int], str | None],
@@ -229,7 +229,7 @@ def held_at_calls(body: list, acquires: Callable[[int], str | None], releases: C
     try:
         end = seq(body, frozenset())
     finally:
-        del seq
+        seq = None
     return held_at, frozenset().union(*exits, end or frozenset())
 
 

@@ -54,7 +54,7 @@ def _signalling_calls(program, fid: int, memo: dict[tuple[int, int], bool]) -> s
                 if call.callee in SIGNAL_APIS
                 or any(signals_within(g, SIGNAL_DEPTH - 1) for g in _own_helpers(program, fid, i))}
     finally:
-        del signals_within      # it calls itself through its closure: a cycle the scan's GC-off run keeps
+        signals_within = None   # it calls itself through its closure: a cycle a GC-off scan would keep
 
 
 def _own_helpers(program, fid: int, only: int | None = None):
