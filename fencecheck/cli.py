@@ -294,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader left (`fencecheck scan | head`): stop as a tool killed by
+        # SIGPIPE does, quietly.  stdout goes to /dev/null first, or Python's
+        # own flush of it at exit would fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except Exception:
         traceback.print_exc()
         print("fencecheck: internal error", file=sys.stderr)

@@ -203,3 +203,18 @@ def test_outputs_are_byte_identical_across_jobs_and_cache(tmp_path):
             assert p.returncode == 1, p.stderr
             outs.append(p.stdout)
         assert outs[0] == outs[1] == outs[2], fmt
+
+
+def test_a_reader_that_leaves_early_stops_the_output_quietly(tree):
+    """`fencecheck scan | head`: once the reader has gone, writing stops with
+    128 + SIGPIPE, as for any tool SIGPIPE kills, and no traceback."""
+    import signal
+    root = tree(DRIVER)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for args in (["scan", "drivers", "--no-cache"], ["rules"]):
+        p = subprocess.Popen([sys.executable, "-m", "fencecheck.cli", *args], cwd=root, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdout.close()       # before the command has started up, let alone written
+        err = p.stderr.read().decode()
+        assert p.wait(timeout=60) == 128 + signal.SIGPIPE, err
+        assert err == ""
