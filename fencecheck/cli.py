@@ -218,10 +218,21 @@ def _scan_arguments(s: argparse.ArgumentParser) -> None:
                    "since this git revision (whole --root analysed)")
     s.add_argument("--root", help="tree root; output paths are relative to it (default: current directory "
                                   "or the paths' common parent)")
-    s.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    s.add_argument("-j", "--jobs", type=_job_count, default=0, help="worker processes (default, or 0: all cores)")
     s.add_argument("--config", help="config file (default: .fencecheck.toml or pyproject.toml in the root)")
     s.add_argument("--cache-dir", help="facts cache directory (default: $XDG_CACHE_HOME/fencecheck/<tree id>)")
     s.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def _job_count(text: str) -> int:
+    """-j N: a whole number of worker processes, 0 for all cores."""
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = -1
+    if jobs < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of processes (0: all cores), got {text!r}")
+    return jobs
 
 
 def build_parser() -> argparse.ArgumentParser:

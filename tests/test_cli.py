@@ -70,6 +70,9 @@ def test_usage_errors_exit_two(tree):
     p = run(["scan", "drivers", "--output", os.path.join(root, "missing", "out.sarif")], root)
     assert p.returncode == 2 and "does not exist" in p.stderr
     assert run(["explain", "no_such_rule"], root).returncode == 2
+    for jobs in ("-3", "two"):
+        p = run(["scan", "drivers", "-j", jobs], root)
+        assert p.returncode == 2 and "number of processes" in p.stderr
 
 
 def test_sarif_is_valid_and_carries_the_path(tree):
