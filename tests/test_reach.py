@@ -269,3 +269,34 @@ def test_an_api_call_judged_harmless_is_not_followed_into_its_definition(tree):
     reported = sorted((f.rule, f.location.line) for f in result.findings if f.entry == "foo_run_job")
     # the waiting and reclaiming calls, at their own lines, and nothing below the harmless ones
     assert reported == [("fence_wait", 6), ("reclaim_alloc", 7)]
+
+
+def test_summaries_do_not_depend_on_the_order_evaluation_takes(tree):
+    """Which target a site names, which call a parameter's flow goes on
+    through and which call witnesses "always reaches" are chosen from the
+    fixpoint's final sets.  foo_mid passes its mask on through two calls;
+    evaluated in id order it meets foo_b's flow first (foo_a is defined
+    after it), backwards foo_a's: either way its flow goes on through its
+    first call, foo_a, and every rule's summary is the same (a change
+    re-evaluating only what it touches must get what a full run gets)."""
+    from fencecheck import rules
+    from fencecheck.analyzer.summaries import ParamSink, summarize
+    root = tree({
+        "drivers/gpu/drm/foo/foo_order.c": """
+            void foo_b(gfp_t gfp) { kmalloc(8, gfp); }
+            void foo_mid(gfp_t gfp) { foo_a(gfp); foo_b(gfp); }
+            void foo_a(gfp_t gfp) { kmalloc(16, gfp); }
+            void foo_top(void) { foo_mid(GFP_KERNEL); }
+        """,
+    })
+    program = scan(["drivers"], root, Config(), jobs=1).program
+    fid = {f.fn.name: f.id for f in program.funcs}
+    backwards = list(reversed(range(len(program.funcs))))
+    for rule in rules.sink_rules(Config()):
+        ahead, behind = summarize(program, rule), summarize(program, rule, backwards)
+        assert ahead.sites == behind.sites, rule.id
+        assert ahead.always == behind.always, rule.id
+        assert dict(ahead.params) == dict(behind.params), rule.id
+        if rule.id == "reclaim_alloc":
+            assert ahead.params[fid["foo_mid"]] == {0: ParamSink(0, fid["foo_a"])}
+            assert ahead.sites[(fid["foo_top"], 0)].callee == fid["foo_mid"]

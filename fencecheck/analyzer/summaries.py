@@ -8,6 +8,13 @@ For every function, which of its calls are *sink sites* of the rule:
   call chooses a value that makes it forbidden, so the finding lands where the
   mask is chosen.
 Summaries are computed bottom-up to a fixpoint, so recursion terminates.
+The fixpoint settles which calls are sites, which parameters flow to a sink
+and which functions always reach one; which target a site names, which call
+a flow goes on through and which call witnesses "always" are chosen after
+it, from those final sets (the first in call, target and parameter order):
+the same whatever order evaluation took, as a re-evaluation of only what a
+change touches needs.  Chosen as evaluation met them, they differed for 793
+of a whole tree's 19,625 findings between two orders.
 """
 from __future__ import annotations
 
@@ -130,7 +137,9 @@ def _param_passed(summary: RuleSummary, program: Program, fid: int, idx: int, ca
     return -1
 
 
-def summarize(program: Program, rule: SinkRule) -> RuleSummary:
+def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) -> RuleSummary:
+    """``order``: the functions in the order evaluation starts from (default:
+    by id); the summary does not depend on it."""
     s = RuleSummary(rule)
     funcs = program.funcs
     targets_of = program.targets
@@ -158,6 +167,9 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
     # this very evaluation placed) places nothing it did not place before:
     # evaluate skips it, with the same outcome.
     changed_since: dict[int, set[int]] = defaultdict(set)
+    # calls that make a flow of their function's parameters: with the sites,
+    # the calls whose choice _choose makes
+    flow_calls: set[tuple[int, int]] = set()
 
     def evaluate(fid: int) -> bool:
         """Place what this function's calls reach; True when that changed."""
@@ -178,34 +190,21 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                     changed = new_site = True
                 elif isinstance(verdict, ParamFlow):
                     changed |= add_param(fid, verdict.index, ParamSink(idx))
+                    flow_calls.add((fid, idx))
                 continue
             targets = fn_targets[idx]
-            if fid not in targets and fresh.isdisjoint(targets) or idx in exempt or (fid, idx) in s.sites:
+            if fid not in targets and fresh.isdisjoint(targets) or idx in exempt:
                 continue
-            call = fn.calls[idx]
-            for g in targets:
-                # "always reaches" is only trusted through a plain call of that very
-                # function, not through ops tables or framework hops.
-                if g in s.always and funcs[g].fn.name == call.callee:
-                    terminal = _terminal_what(s, g)
-                    s.sites[(fid, idx)] = Site("wrapper", f"{call.callee or call.field}() {terminal}", g)
-                    changed = new_site = True
-                    break
-                flows = s.params.get(g)
-                if flows and rule.argument is not None:
-                    placed = False
-                    for i in sorted(flows):
-                        if i >= len(call.args):
-                            continue
-                        v = rule.argument(call.args[i], fn)
-                        if isinstance(v, Hit):
-                            s.sites[(fid, idx)] = Site("param", v.what, g)
-                            changed = new_site = placed = True
-                            break
-                        if isinstance(v, ParamFlow):
-                            changed |= add_param(fid, v.index, ParamSink(idx, g))
-                    if placed:
-                        break
+            # a site is judged again for the parameter flows it makes; only
+            # through the targets that changed: the others were judged as they are
+            site, flows = _judge_call(s, program, fid, idx, targets, fresh)
+            if site is not None and (fid, idx) not in s.sites:
+                s.sites[(fid, idx)] = site
+                changed = new_site = True
+            if flows:
+                flow_calls.add((fid, idx))
+            for index, sink in flows:
+                changed |= add_param(fid, index, sink)
         # whether every path reaches a site depends on the sites alone
         if new_site and fid not in s.always:
             w = always_reaches(fn.skeleton(), lambda i: (fid, i) in s.sites)
@@ -213,7 +212,7 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                 s.always[fid] = w
         return changed
 
-    queue = deque(range(len(funcs)))
+    queue = deque(range(len(funcs)) if order is None else order)
     queued = set(queue)
     while queue:
         fid = queue.popleft()
@@ -226,6 +225,8 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
                 if c not in queued:
                     queued.add(c)
                     queue.append(c)
+
+    _choose(program, s, verdicts, flow_calls)
 
     # Functions from which some site can be reached: the only ones worth visiting.
     with_sites = {fid for fid, _ in s.sites}
@@ -247,6 +248,75 @@ def summarize(program: Program, rule: SinkRule) -> RuleSummary:
             s.stops.setdefault(fid, {})[idx] = 0
     s.walk_targets = program.targets_within(s.may_reach)
     return s
+
+
+def _judge_call(s: RuleSummary, program: Program, fid: int, idx: int, targets: tuple[int, ...],
+                changed: set[int] | None = None) -> tuple[Site | None, list[tuple[int, ParamSink]]]:
+    """What a call of ``targets`` is, by the summaries as they stand: the site
+    it is (its first target, in order, that always reaches a site, through a
+    plain call of it, or is passed a value that makes its sink forbidden;
+    a wrapper's message is written by _choose), and the flows of the
+    caller's parameters it makes, in target and parameter order.  With
+    ``changed``, through those targets alone (and the caller itself)."""
+    funcs = program.funcs
+    fn = funcs[fid].fn
+    call = fn.calls[idx]
+    argument = s.rule.argument
+    site = None
+    flows: list[tuple[int, ParamSink]] = []
+    for g in targets:
+        if changed is not None and g != fid and g not in changed:
+            continue
+        # "always reaches" is only trusted through a plain call of that very
+        # function, not through ops tables or framework hops.
+        if site is None and g in s.always and funcs[g].fn.name == call.callee:
+            site = Site("wrapper", "", g)
+        passed = s.params.get(g)
+        if not passed or argument is None:
+            continue
+        for i in sorted(passed):
+            if i >= len(call.args):
+                continue
+            v = argument(call.args[i], fn)
+            if isinstance(v, Hit):
+                if site is None:
+                    site = Site("param", v.what, g)
+            elif isinstance(v, ParamFlow):
+                flows.append((v.index, ParamSink(idx, g)))
+    return site, flows
+
+
+def _choose(program: Program, s: RuleSummary, verdicts: dict[int, dict],
+            flow_calls: set[tuple[int, int]]) -> None:
+    """Each site's target, each flow's call and each "always" witness, from
+    the fixpoint's final sets: the first in call order (then target, then
+    parameter order), whatever evaluation placed first.  Only sites and the
+    calls that made a flow are judged again: at the fixpoint, a call that
+    makes one made it when its function was last evaluated."""
+    funcs = program.funcs
+    sites = set(s.sites)
+    # first: a wrapper's message follows the witnesses down to the API call
+    for fid in s.always:
+        s.always[fid] = always_reaches(funcs[fid].fn.skeleton(), lambda i, f=fid: (f, i) in sites)
+    params: dict[int, dict[int, ParamSink]] = defaultdict(dict)
+    for fid, idx in sorted(sites | flow_calls):
+        api_here = verdicts.get(fid, {})
+        if idx in api_here:         # an API call: its site is the API's, its flow goes into the API
+            verdict = api_here[idx]
+            if isinstance(verdict, ParamFlow):
+                params[fid].setdefault(verdict.index, ParamSink(idx))
+            continue
+        site, flows = _judge_call(s, program, fid, idx, program.targets[fid][idx])
+        if (fid, idx) in sites:
+            s.sites[(fid, idx)] = site
+        for index, sink in flows:
+            params[fid].setdefault(index, sink)
+    s.params = params
+    for (fid, idx), site in s.sites.items():
+        if site.kind == "wrapper":
+            call = funcs[fid].fn.calls[idx]
+            s.sites[(fid, idx)] = Site("wrapper", f"{call.callee or call.field}() {_terminal_what(s, site.callee)}",
+                                       site.callee)
 
 
 def _api_verdicts(program: Program, rule: SinkRule, exempt: dict[int, set[int]]) -> dict[int, dict]:
