@@ -65,7 +65,7 @@ class SinkRule:
     # context -> path prefixes where the sink is nevertheless allowed ("" = nowhere)
     forbidden_in: dict[str, tuple[str, ...]]
     # the API names (and patterns) it judges: ``match`` is asked about calls of these alone
-    api: "NameSet | NamedTable"
+    api: NameSet | NamedTable
     # verdict on a call to an API (body not followed even if scanned)
     match: Callable[[str, tuple[str, ...], object], Verdict]
     # verdict on one argument expression passed for a parameter that flows to the sink
