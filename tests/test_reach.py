@@ -278,7 +278,12 @@ def test_summaries_do_not_depend_on_the_order_evaluation_takes(tree):
     evaluated in id order it meets foo_b's flow first (foo_a is defined
     after it), backwards foo_a's: either way its flow goes on through its
     first call, foo_a, and every rule's summary is the same (a change
-    re-evaluating only what it touches must get what a full run gets)."""
+    re-evaluating only what it touches must get what a full run gets).
+    foo_maybe's mask reaches kmalloc before foo_grab makes it always
+    reclaim: in id order foo_caller first sees a mask passed, backwards a
+    wrapper, and the site is the wrapper's either way.  foo_first always
+    reclaims at its kmalloc before foo_later is known to: its witness is
+    still its first call."""
     from fencecheck import rules
     from fencecheck.analyzer.summaries import ParamSink, summarize
     root = tree({
@@ -287,6 +292,11 @@ def test_summaries_do_not_depend_on_the_order_evaluation_takes(tree):
             void foo_mid(gfp_t gfp) { foo_a(gfp); foo_b(gfp); }
             void foo_a(gfp_t gfp) { kmalloc(16, gfp); }
             void foo_top(void) { foo_mid(GFP_KERNEL); }
+            void foo_caller(void) { foo_maybe(GFP_KERNEL); }
+            void foo_maybe(gfp_t gfp) { kmalloc(8, gfp); foo_grab(); }
+            void foo_grab(void) { kmalloc(32, GFP_KERNEL); }
+            void foo_first(void) { foo_later(); kmalloc(8, GFP_KERNEL); }
+            void foo_later(void) { kmalloc(4, GFP_KERNEL); }
         """,
     })
     program = scan(["drivers"], root, Config(), jobs=1).program
@@ -300,3 +310,5 @@ def test_summaries_do_not_depend_on_the_order_evaluation_takes(tree):
         if rule.id == "reclaim_alloc":
             assert ahead.params[fid["foo_mid"]] == {0: ParamSink(0, fid["foo_a"])}
             assert ahead.sites[(fid["foo_top"], 0)].callee == fid["foo_mid"]
+            assert ahead.sites[(fid["foo_caller"], 0)].kind == "wrapper"
+            assert ahead.always[fid["foo_first"]] == 0

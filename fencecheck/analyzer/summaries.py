@@ -9,11 +9,12 @@ For every function, which of its calls are *sink sites* of the rule:
   mask is chosen.
 Summaries are computed bottom-up to a fixpoint, so recursion terminates.
 The fixpoint settles which calls are sites, which parameters flow to a sink
-and which functions always reach one; which target a site names, which call
-a flow goes on through and which call witnesses "always" are chosen after
-it, from those final sets (the first in call, target and parameter order):
-the same whatever order evaluation took, as a re-evaluation of only what a
-change touches needs.  Chosen as evaluation met them, they differed for 793
+and which functions always reach one.  Which target a site names and which
+call a flow goes on through are kept, as evaluation goes, as the first in
+call, target and parameter order of all it has met; which call witnesses
+"always" is found again for a function whose sites grew after it was: the
+same whatever order evaluation took, as a re-evaluation of only what a
+change touches needs.  Taken as evaluation met them, they differed for 793
 of a whole tree's 19,625 findings between two orders.
 """
 from __future__ import annotations
@@ -155,25 +156,53 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
     callers = program.callers
     verdicts = _api_verdicts(program, rule, s.exempt)     # API calls: judged, never followed
 
-    def add_param(fid: int, index: int, sink: ParamSink) -> bool:
+    # Which target a site names and which call a flow goes on through are
+    # kept as the first in call, then target order (then parameter order, in
+    # _judge) of all evaluation has met, not as evaluation met them: at the
+    # fixpoint every call has been judged through each target as that target
+    # finally is, so the summary does not depend on the order evaluation took.
+    # site -> (target position, is a param site): through one target, always reaching comes first
+    site_rank: dict[tuple[int, int], tuple[int, bool]] = {}
+
+    def add_param(fid: int, index: int, sink: ParamSink, position: int = 0) -> bool:
+        """True when the parameter newly flows to a sink."""
         flows = s.params[fid]
-        if index in flows:
+        known = flows.get(index)
+        if known is None:
+            flows[index] = sink
+            return True
+        if sink.call < known.call or sink.call == known.call and sink.callee != known.callee and \
+                position < targets_of[fid][sink.call].index(known.callee):
+            flows[index] = sink
+        return False
+
+    def add_site(fid: int, idx: int, site: Site, rank: tuple[int, bool]) -> bool:
+        """True when the call is a new site.  An equal rank is the same target
+        judged again, as it now is: its message replaces the old one."""
+        key = (fid, idx)
+        known = site_rank.get(key)
+        if known is not None and rank > known:
             return False
-        flows[index] = sink
-        return True
+        s.sites[key] = site
+        site_rank[key] = rank
+        site_count[fid] += known is None
+        return known is None
 
     # Callees whose summary changed since a function was last evaluated.  A
     # call to none of them (nor back into the function, which may see what
     # this very evaluation placed) places nothing it did not place before:
     # evaluate skips it, with the same outcome.
     changed_since: dict[int, set[int]] = defaultdict(set)
-    # calls that make a flow of their function's parameters: with the sites,
-    # the calls whose choice _choose makes
-    flow_calls: set[tuple[int, int]] = set()
+    # sites per function, and how many there were when its "always" witness was found
+    site_count: dict[int, int] = defaultdict(int)
+    witnessed_at: dict[int, int] = {}
+    names = program.names
+    always = s.always
 
     def evaluate(fid: int) -> bool:
         """Place what this function's calls reach; True when that changed."""
         fn = funcs[fid].fn
+        calls = fn.calls
         exempt = s.exempt.get(fid, ())
         fresh = changed_since.pop(fid, _NONE)
         changed = new_site = False
@@ -187,29 +216,38 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
                 verdict = api_here[idx]
                 if isinstance(verdict, Hit):
                     s.sites[(fid, idx)] = Site("api", verdict.what)
+                    site_count[fid] += 1
                     changed = new_site = True
                 elif isinstance(verdict, ParamFlow):
                     changed |= add_param(fid, verdict.index, ParamSink(idx))
-                    flow_calls.add((fid, idx))
                 continue
             targets = fn_targets[idx]
             if fid not in targets and fresh.isdisjoint(targets) or idx in exempt:
                 continue
-            # a site is judged again for the parameter flows it makes; only
-            # through the targets that changed: the others were judged as they are
-            site, flows = _judge_call(s, program, fid, idx, targets, fresh)
-            if site is not None and (fid, idx) not in s.sites:
-                s.sites[(fid, idx)] = site
-                changed = new_site = True
-            if flows:
-                flow_calls.add((fid, idx))
-            for index, sink in flows:
-                changed |= add_param(fid, index, sink)
+            # judged again only through the targets that changed (and the
+            # function itself): the others were judged as they are
+            for position, g in enumerate(targets):
+                if g != fid and g not in fresh:
+                    continue
+                # "always reaches" is only trusted through a plain call of that
+                # very function, not through ops tables or framework hops;
+                # a wrapper's message is written once the sites are final
+                site = Site("wrapper", "", g) if g in always and names[g] == calls[idx].callee else None
+                passed = s.params.get(g)
+                if passed:
+                    hit, flows = _judge(s.rule, fn, idx, passed)
+                    for index in flows:
+                        changed |= add_param(fid, index, ParamSink(idx, g), position)
+                    if site is None and hit is not None:
+                        site = Site("param", hit, g)
+                if site is not None and add_site(fid, idx, site, (position, site.kind == "param")):
+                    changed = new_site = True
         # whether every path reaches a site depends on the sites alone
-        if new_site and fid not in s.always:
+        if new_site and fid not in always:
             w = always_reaches(fn.skeleton(), lambda i: (fid, i) in s.sites)
             if w is not None:
-                s.always[fid] = w
+                always[fid] = w
+                witnessed_at[fid] = site_count[fid]
         return changed
 
     queue = deque(range(len(funcs)) if order is None else order)
@@ -226,7 +264,16 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
                     queued.add(c)
                     queue.append(c)
 
-    _choose(program, s, verdicts, flow_calls)
+    # a function whose sites grew since its witness was found may have an earlier one
+    for fid in always:
+        if site_count[fid] != witnessed_at[fid]:
+            always[fid] = always_reaches(funcs[fid].fn.skeleton(), lambda i, f=fid: (f, i) in s.sites)
+    # a wrapper's message follows the witnesses down to the API call
+    for (fid, idx), site in list(s.sites.items()):
+        if site.kind == "wrapper":
+            call = funcs[fid].fn.calls[idx]
+            s.sites[(fid, idx)] = Site("wrapper", f"{call.callee or call.field}() {_terminal_what(s, site.callee)}",
+                                       site.callee)
 
     # Functions from which some site can be reached: the only ones worth visiting.
     with_sites = {fid for fid, _ in s.sites}
@@ -250,73 +297,26 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
     return s
 
 
-def _judge_call(s: RuleSummary, program: Program, fid: int, idx: int, targets: tuple[int, ...],
-                changed: set[int] | None = None) -> tuple[Site | None, list[tuple[int, ParamSink]]]:
-    """What a call of ``targets`` is, by the summaries as they stand: the site
-    it is (its first target, in order, that always reaches a site, through a
-    plain call of it, or is passed a value that makes its sink forbidden;
-    a wrapper's message is written by _choose), and the flows of the
-    caller's parameters it makes, in target and parameter order.  With
-    ``changed``, through those targets alone (and the caller itself)."""
-    funcs = program.funcs
-    fn = funcs[fid].fn
-    call = fn.calls[idx]
-    argument = s.rule.argument
-    site = None
-    flows: list[tuple[int, ParamSink]] = []
-    for g in targets:
-        if changed is not None and g != fid and g not in changed:
+def _judge(rule: SinkRule, fn, idx: int, passed: dict[int, ParamSink]) -> tuple[str | None, list[int]]:
+    """What a call's arguments make of the callee parameters that reach a
+    sink (``passed``): the first one, in parameter order, that makes it
+    forbidden (its message), and the caller's parameters that flow on."""
+    argument = rule.argument
+    hit = None
+    flows: list[int] = []
+    if argument is None:
+        return hit, flows
+    args = fn.calls[idx].args
+    for i in sorted(passed):
+        if i >= len(args):
             continue
-        # "always reaches" is only trusted through a plain call of that very
-        # function, not through ops tables or framework hops.
-        if site is None and g in s.always and funcs[g].fn.name == call.callee:
-            site = Site("wrapper", "", g)
-        passed = s.params.get(g)
-        if not passed or argument is None:
-            continue
-        for i in sorted(passed):
-            if i >= len(call.args):
-                continue
-            v = argument(call.args[i], fn)
-            if isinstance(v, Hit):
-                if site is None:
-                    site = Site("param", v.what, g)
-            elif isinstance(v, ParamFlow):
-                flows.append((v.index, ParamSink(idx, g)))
-    return site, flows
-
-
-def _choose(program: Program, s: RuleSummary, verdicts: dict[int, dict],
-            flow_calls: set[tuple[int, int]]) -> None:
-    """Each site's target, each flow's call and each "always" witness, from
-    the fixpoint's final sets: the first in call order (then target, then
-    parameter order), whatever evaluation placed first.  Only sites and the
-    calls that made a flow are judged again: at the fixpoint, a call that
-    makes one made it when its function was last evaluated."""
-    funcs = program.funcs
-    sites = set(s.sites)
-    # first: a wrapper's message follows the witnesses down to the API call
-    for fid in s.always:
-        s.always[fid] = always_reaches(funcs[fid].fn.skeleton(), lambda i, f=fid: (f, i) in sites)
-    params: dict[int, dict[int, ParamSink]] = defaultdict(dict)
-    for fid, idx in sorted(sites | flow_calls):
-        api_here = verdicts.get(fid, {})
-        if idx in api_here:         # an API call: its site is the API's, its flow goes into the API
-            verdict = api_here[idx]
-            if isinstance(verdict, ParamFlow):
-                params[fid].setdefault(verdict.index, ParamSink(idx))
-            continue
-        site, flows = _judge_call(s, program, fid, idx, program.targets[fid][idx])
-        if (fid, idx) in sites:
-            s.sites[(fid, idx)] = site
-        for index, sink in flows:
-            params[fid].setdefault(index, sink)
-    s.params = params
-    for (fid, idx), site in s.sites.items():
-        if site.kind == "wrapper":
-            call = funcs[fid].fn.calls[idx]
-            s.sites[(fid, idx)] = Site("wrapper", f"{call.callee or call.field}() {_terminal_what(s, site.callee)}",
-                                       site.callee)
+        v = argument(args[i], fn)
+        if isinstance(v, Hit):
+            if hit is None:
+                hit = v.what
+        elif isinstance(v, ParamFlow):
+            flows.append(v.index)
+    return hit, flows
 
 
 def _api_verdicts(program: Program, rule: SinkRule, exempt: dict[int, set[int]]) -> dict[int, dict]:
