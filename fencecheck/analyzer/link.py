@@ -729,8 +729,10 @@ MAX_PASSED_ON = 4
 _PLAIN_CHAIN = re.compile(r"^[A-Za-z_]\w*(?:\[[^\]]*\])?(?:\s*(?:->|\.)\s*[A-Za-z_]\w*(?:\[[^\]]*\])?)*$")
 _CALL_BASE = re.compile(r"^([A-Za-z_]\w*)\s*\([^()]*\)((?:\s*(?:->|\.)\s*[A-Za-z_]\w*)+)$")
 _SPLIT = re.compile(r"\s*(?:->|\.)\s*")
+_SUBSCRIPT = re.compile(r"\[.*\]$")
 
 
+@functools.lru_cache(maxsize=1 << 16)    # the same lock and object expressions recur all over a tree
 def chain_from_text(text: str) -> tuple[str, ...] | None:
     """`&submit->queue->idr_lock` -> ("v:submit", "queue", "idr_lock")."""
     t = text.strip()
@@ -741,7 +743,7 @@ def chain_from_text(text: str) -> tuple[str, ...] | None:
         return ("c:" + m.group(1),) + tuple(p for p in _SPLIT.split(m.group(2)) if p)
     if not _PLAIN_CHAIN.match(t):
         return None
-    parts = [re.sub(r"\[.*\]$", "", p) for p in _SPLIT.split(t)]
+    parts = [_SUBSCRIPT.sub("", p) for p in _SPLIT.split(t)]
     return ("v:" + parts[0],) + tuple(parts[1:])
 
 
