@@ -210,7 +210,7 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
             if holder is None:
                 continue
             also = _also_under_lock(locks, holder[4], cls, sinks, holder[1:3])
-            findings[key] = _finding(program, entry, fid, idx, hops, cls, holder, also)
+            findings[key] = _finding(program, entry, fid, idx, hops(), cls, holder, also)
     return list(findings.values())
 
 
@@ -245,7 +245,8 @@ class _NearestSinks:
             dead = self.dead_ends.setdefault((summary.rule.id, unit), set())
             walk_ = sink_walk(self.program, Entry("signalling", fid, "", fref.file, fref.fn.line), summary,
                               MAX_HOLDER_WALK, dead, summary.reporting.within(unit))
-            self.found[key] = next(iter(walk_), None)
+            found = next(iter(walk_), None)
+            self.found[key] = found and found[:2] + (found[2](),)
         return self.found[key]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 from ..rules.base import CONTEXTS, Entry, SinkRule
@@ -178,7 +179,7 @@ def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSumma
                 continue
             if entry.fid not in summary.may_reach:
                 continue
-            reached: dict[tuple[int, int], list[tuple[int, int]]] = {}
+            reached: dict[tuple[int, int], Callable[[], list[tuple[int, int]]]] = {}
             within = summary.reporting.within(program.units[entry.fid])
             for site_fid, site_idx, hops in sink_walk(program, entry, summary, within=within):
                 reached.setdefault((site_fid, site_idx), hops)
@@ -187,7 +188,7 @@ def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSumma
                 key = (rule.id, entry.fid) + site
                 if site in shown or key in findings:
                     continue
-                findings[key] = _finding(program, entry, summary, site, hops)
+                findings[key] = _finding(program, entry, summary, site, hops())
     return sorted(findings.values(), key=Finding.sort_key)
 
 
@@ -199,7 +200,9 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
     """Breadth-first over the calls reachable from an entry, shortest paths first.
 
     ``actions(fid)`` maps the calls of a function that are not simply
-    followed to what to do with them: REPORT (yield (fid, idx, hops to it)),
+    followed to what to do with them: REPORT (yield (fid, idx, hops): ``hops()``
+    gives the calls that lead to it, worked out only when asked, as most
+    reports are never shown),
     FOLLOW into its targets, FOLLOW_HOME into those in the entry's driver
     unit, a combination or nothing.  Only targets in ``within.functions``
     are followed, and of those only the ones ``keep(fid)`` accepts.
@@ -244,7 +247,7 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
             for idx in sorted(special):
                 if special[idx] & REPORT and (only is None or idx in only):
                     reported = True
-                    yield fid, idx, _hops(parent, state)
+                    yield fid, idx, partial(_hops, parent, state)
         fn_targets = within[fid]
         calls_back = fid in takes_callbacks
         calls = funcs[fid].fn.calls
