@@ -228,10 +228,14 @@ def _check(blob: bytes, kind: str, expected: type):
     """The payload of a cache file, or a reason it cannot be trusted."""
     if not blob.startswith(MAGIC):
         return "is not a fencecheck cache"
-    parts = blob[len(MAGIC):].split(b"\n", 2)
-    if len(parts) != 3:
+    # the header's two lines by offset: the payload (a whole tree's facts
+    # are 500 MB of shards) is checked and read in place, never copied
+    version_end = blob.find(b"\n", len(MAGIC))
+    digest_end = blob.find(b"\n", version_end + 1) if version_end >= 0 else -1
+    if digest_end < 0:
         return "is truncated"
-    version, digest, payload = parts
+    version, digest = blob[len(MAGIC):version_end], blob[version_end + 1:digest_end]
+    payload = memoryview(blob)[digest_end + 1:]
     if version.decode(errors="replace") != f"{kind}:{code_version(kind)}":
         return f"was written by another version ({version.decode(errors='replace')})"
     if content_hash(payload).encode() != digest:
