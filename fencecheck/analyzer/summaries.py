@@ -163,6 +163,9 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
     # finally is, so the summary does not depend on the order evaluation took.
     # site -> (target position, is a param site): through one target, always reaching comes first
     site_rank: dict[tuple[int, int], tuple[int, bool]] = {}
+    # sites per function, and how many there were when its "always" witness was found
+    site_count: dict[int, int] = defaultdict(int)
+    witnessed_at: dict[int, int] = {}
 
     def add_param(fid: int, index: int, sink: ParamSink, position: int = 0) -> bool:
         """True when the parameter newly flows to a sink."""
@@ -193,9 +196,6 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
     # this very evaluation placed) places nothing it did not place before:
     # evaluate skips it, with the same outcome.
     changed_since: dict[int, set[int]] = defaultdict(set)
-    # sites per function, and how many there were when its "always" witness was found
-    site_count: dict[int, int] = defaultdict(int)
-    witnessed_at: dict[int, int] = {}
     names = program.names
     always = s.always
 
@@ -269,7 +269,7 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
         if site_count[fid] != witnessed_at[fid]:
             always[fid] = always_reaches(funcs[fid].fn.skeleton(), lambda i, f=fid: (f, i) in s.sites)
     # a wrapper's message follows the witnesses down to the API call
-    for (fid, idx), site in list(s.sites.items()):
+    for (fid, idx), site in s.sites.items():        # values replaced, keys unchanged
         if site.kind == "wrapper":
             call = funcs[fid].fn.calls[idx]
             s.sites[(fid, idx)] = Site("wrapper", f"{call.callee or call.field}() {_terminal_what(s, site.callee)}",
