@@ -10,7 +10,8 @@ def test_the_call_graph_has_every_resolved_call_and_parameter_candidate_once_in_
     """Successors in call order, each once, then what a parameter call may
     call (what callers pass); predecessors in the order the edges were made;
     a function nobody calls, and one that calls nothing, have none.  The
-    graph is frozen: functions without edges share one empty dict."""
+    graph is frozen, and networkx reads each function's neighbours (a tuple,
+    link.Neighbours) as its dict of edges."""
     root = tree({
         "drivers/gpu/drm/foo/foo_graph.c": """
             void foo_b(void) { }
@@ -38,6 +39,11 @@ def test_the_call_graph_has_every_resolved_call_and_parameter_candidate_once_in_
     assert succ("foo_b") == pred("foo_top") == succ("foo_alone") == pred("foo_alone") == []
     assert graph.number_of_nodes() == len(program.funcs)
     assert graph.number_of_edges() == 6
+    assert graph.has_edge(fid["foo_top"], fid["foo_apply"]) and not graph.has_edge(fid["foo_b"], fid["foo_a"])
+    assert dict(graph.succ[fid["foo_a"]]) == {fid["foo_b"]: {}}
+    assert sorted((name[u], name[v]) for u, v in graph.edges) == sorted(
+        [("foo_a", "foo_b"), ("foo_apply", "foo_a"), ("foo_apply", "foo_b"), ("foo_top", "foo_b"),
+         ("foo_top", "foo_a"), ("foo_top", "foo_apply")])
     assert nx.is_frozen(graph)
     with pytest.raises(nx.NetworkXError):
         graph.add_edge(fid["foo_b"], fid["foo_alone"])

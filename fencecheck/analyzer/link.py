@@ -26,6 +26,7 @@ import re
 import sys
 from array import array
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -118,16 +119,19 @@ class Program:
         self.names = [f.fn.name for f in self.funcs]
 
     @functools.cached_property
-    def callers(self) -> dict[int, tuple[int, ...]]:
-        """Function id -> the functions whose calls resolve to it (param-call
-        candidates not included).  Kept as tuples, in the order of the sets
-        that collected them: a whole tree's 557,000 sets take 250 MB."""
-        callers: dict[int, set[int]] = defaultdict(set)
-        for fid, calls in enumerate(self.targets):
-            for found in calls.values():
-                for t in found:
-                    callers[t].add(fid)
-        return {t: tuple(found) for t, found in callers.items()}
+    def callers(self) -> "Callers":
+        """Function id -> the functions whose calls resolve to it: its
+        predecessors in the call graph, but for those that only may pass it
+        to a parameter call (an edge the graph has for "may reach")."""
+        passed_only: dict[int, set[int]] = defaultdict(set)
+        for fid in self.takes_callbacks:
+            direct = {t for found in self.targets[fid].values() for t in found}
+            for g in self.graph.successors(fid):
+                if g not in direct:
+                    passed_only[g].add(fid)
+        predecessors = self.graph.predecessors
+        return Callers(self.graph._pred, {g: tuple(c for c in predecessors(g) if c not in passing)
+                                          for g, passing in passed_only.items()})
 
     def targets_within(self, functions: set[int]) -> "TargetsWithin":
         return TargetsWithin(self.targets, functions)
@@ -163,6 +167,23 @@ class Program:
         return f"{f.fn.name} ({f.file}:{f.fn.line})"
 
 
+class Callers:
+    """What Program.callers answers: ``get(fid)``, the call graph's
+    predecessors of a function (its Neighbours, not a copy: a whole tree's
+    callers as tuples of their own took 76 MB), else those left once the
+    parameter-call candidates are taken out, for the few functions passed
+    to one."""
+    __slots__ = ("_predecessors", "_filtered")
+
+    def __init__(self, predecessors: dict[int, tuple[int, ...]], filtered: dict[int, tuple[int, ...]]):
+        self._predecessors = predecessors
+        self._filtered = filtered
+
+    def get(self, fid: int, default: tuple[int, ...] = ()) -> tuple[int, ...]:
+        found = self._filtered.get(fid)
+        return found if found is not None else self._predecessors.get(fid, default)
+
+
 class TargetsWithin(dict):
     """Function id -> {call index: its targets that lie in ``functions``},
     calls left with none dropped; worked out per function when a walk first
@@ -192,6 +213,19 @@ class TargetsWithin(dict):
 _NO_DATA: dict = {}
 
 
+class Neighbours(tuple, Mapping):
+    """One function's callees (or callers) in the frozen call graph: a tuple
+    that networkx reads as its {neighbour: edge data} dict, each edge's data
+    the one shared empty dict.  A dict per function took 350 MB on a whole
+    tree, as much as its calls; these take a third of that."""
+    __slots__ = ()
+
+    def __getitem__(self, node: int) -> dict:
+        if node in self:
+            return _NO_DATA
+        raise KeyError(node)
+
+
 @functools.lru_cache(maxsize=None)
 def _call_graph_class() -> type:
     """networkx is imported here, when a graph is built: a re-scan of an
@@ -209,32 +243,35 @@ def _call_graph_class() -> type:
 
 def _call_graph(count: int, edges: list[tuple[int, tuple[int, ...]]]) -> nx.DiGraph:
     """The frozen call graph of functions ``0..count-1`` from (caller,
-    callees) pairs, successors and predecessors in the order the pairs give.
+    callees) pairs, successors and predecessors in the order the pairs give,
+    each once.
 
-    Written straight into networkx's adjacency dicts (assigning ``_adj`` and
+    Written straight into networkx's adjacency (assigning ``_adj`` and
     ``_pred`` is how its subclasses and backends set them; it resets the
     cached views) rather than an edge at a time, which on the whole tree
     took 5 s; every function without callees or callers shares one empty
-    dict, which freezing keeps empty."""
+    Neighbours, which freezing keeps empty."""
     import networkx as nx
 
-    succ: dict[int, dict[int, dict]] = {}
-    pred: dict[int, dict[int, dict]] = {}
+    succ: dict[int, dict[int, None]] = {}     # a dict per caller keeps its callees once
+    pred: dict[int, list[int]] = {}
     for caller, callees in edges:
         out = succ.get(caller)
         if out is None:
             out = succ[caller] = {}
         for callee in callees:
-            out[callee] = _NO_DATA
-            into = pred.get(callee)
-            if into is None:
-                into = pred[callee] = {}
-            into[caller] = _NO_DATA
-    none: dict = {}
+            if callee not in out:
+                out[callee] = None
+                into = pred.get(callee)
+                if into is None:
+                    pred[callee] = [caller]
+                else:
+                    into.append(caller)
+    none = Neighbours()
     graph = _call_graph_class()()
     graph._node = dict.fromkeys(range(count), _NO_DATA)
-    graph._adj = {fid: succ.get(fid, none) for fid in range(count)}
-    graph._pred = {fid: pred.get(fid, none) for fid in range(count)}
+    graph._adj = {fid: Neighbours(succ.pop(fid)) if fid in succ else none for fid in range(count)}
+    graph._pred = {fid: Neighbours(pred.pop(fid)) if fid in pred else none for fid in range(count)}
     return nx.freeze(graph)
 
 
@@ -683,9 +720,17 @@ class Linker:
         # in call order, which the walks rely on for their order of visits
         targets = [calls if not calls or list(calls) == sorted(calls) else dict(sorted(calls.items()))
                    for calls in targets]
-        return Program(self.funcs, _call_graph(len(self.funcs), edges), targets, dict(bound), registrations,
-                       dict(self.by_name), dict(callers_by_name), param_calls, self.file_facts,
-                       self.resolve_name, self.type_of_chain)
+        program = Program(self.funcs, _call_graph(len(self.funcs), edges), targets, dict(bound), registrations,
+                          dict(self.by_name), dict(callers_by_name), param_calls, self.file_facts,
+                          self.resolve_name, self.type_of_chain)
+        # The program keeps this linker for its few later look-ups (resolve,
+        # type_of), which need neither its name index (the program has its
+        # own) nor the memos of the millions made while linking: on a whole
+        # tree 100 MB the analysis can use.
+        self.by_name = {}
+        self._linked = {}
+        self._nearest_cache = {}
+        return program
 
     def _hops(self, fref: FuncRef, c: Call, bound) -> tuple[int, ...]:
         found: list[int] = []
