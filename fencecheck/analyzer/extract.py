@@ -520,7 +520,7 @@ class _FunctionWalker:
             return
         line, col = node.start_point
         calls = self.func.calls
-        calls.append(Call(callee, line + 1, col, tuple(args), field, receiver, array))
+        calls.append(Call.of(callee, line + 1, col, tuple(args), field, receiver, array))
         out.append(len(calls) - 1)
 
     def is_type_name(self, node: Node | None) -> bool:

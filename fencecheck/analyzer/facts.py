@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import marshal
 from dataclasses import dataclass, field
+from typing import ClassVar
 from sys import intern
 
 
@@ -32,12 +33,30 @@ class Call:
     read from, as a tuple whose first element describes the base
     (``v:name`` variable, ``c:func`` return value of a call, ``t:type`` a cast
     or container_of, ``?`` unknown) followed by field names.  Calls through an
-    array of function pointers carry ``array``.
+    array of function pointers carry ``array``.  Those two are MemberCalls
+    (``Call.of`` picks the class): a direct call reads their three fields as
+    class attributes, with no slot for them.  All but 1% of a whole tree's 4.2
+    million calls are direct, and three slots fewer each is 100 MB.
     """
     callee: str
     line: int
     col: int            # 0-based byte column of the call expression
     args: tuple[str, ...] = ()
+    field: ClassVar[str] = ""
+    receiver: ClassVar[tuple[str, ...]] = ()
+    array: ClassVar[str] = ""
+
+    @staticmethod
+    def of(callee: str, line: int, col: int, args: tuple[str, ...] = (), field: str = "",
+           receiver: tuple[str, ...] = (), array: str = "") -> "Call":
+        if field or receiver or array:
+            return MemberCall(callee, line, col, args, field, receiver, array)
+        return Call(callee, line, col, args)
+
+
+@dataclass(slots=True)
+class MemberCall(Call):
+    """A call through a struct field or an array of function pointers."""
     field: str = ""
     receiver: tuple[str, ...] = ()
     array: str = ""
@@ -156,10 +175,11 @@ def decode(t: tuple, lines_seen: SharedValues | None = None) -> FileFacts:
     return FileFacts(
         path=path,
         functions=[Function(name, line, end_line, col, static, inline, ret, params, dict(locals_),
-                            [Call(callee, s[c_line], c_col, args, c_field, receiver, array)
+                            [Call(callee, s[c_line], c_col, args) if not (c_field or receiver or array)
+                             else MemberCall(callee, s[c_line], c_col, args, c_field, receiver, array)
                              for callee, c_line, c_col, args, c_field, receiver, array in calls], body)
                    for name, line, end_line, col, static, inline, ret, params, locals_, calls, body in functions],
         bindings=[Binding(*b) for b in bindings],
         structs=structs, typedefs=typedefs, globals=globals_,
-        file_calls=[Call(*c) for c in file_calls], includes=tuple(includes),
+        file_calls=[Call.of(*c) for c in file_calls], includes=tuple(includes),
         error_lines=error_lines, lines=lines)
