@@ -244,7 +244,7 @@ def _call_graph_class() -> type:
 def _call_graph(count: int, edges: list[tuple[int, tuple[int, ...]]]) -> nx.DiGraph:
     """The frozen call graph of functions ``0..count-1`` from (caller,
     callees) pairs, successors and predecessors in the order the pairs give,
-    each once.
+    each once (the callees of one pair are distinct, as link makes them).
 
     Written straight into networkx's adjacency (assigning ``_adj`` and
     ``_pred`` is how its subclasses and backends set them; it resets the
@@ -253,20 +253,22 @@ def _call_graph(count: int, edges: list[tuple[int, tuple[int, ...]]]) -> nx.DiGr
     Neighbours, which freezing keeps empty."""
     import networkx as nx
 
-    succ: dict[int, dict[int, None]] = {}     # a dict per caller keeps its callees once
+    succ: dict[int, tuple[int, ...]] = {}
     pred: dict[int, list[int]] = {}
     for caller, callees in edges:
-        out = succ.get(caller)
-        if out is None:
-            out = succ[caller] = {}
-        for callee in callees:
-            if callee not in out:
-                out[callee] = None
-                into = pred.get(callee)
-                if into is None:
-                    pred[callee] = [caller]
-                else:
-                    into.append(caller)
+        known = succ.get(caller)
+        if known is None:
+            succ[caller] = new = callees
+        else:       # a caller's later pairs (parameter calls, stored fields, work waits): few
+            seen = set(known)
+            new = tuple(callee for callee in callees if callee not in seen)
+            succ[caller] = known + new
+        for callee in new:
+            into = pred.get(callee)
+            if into is None:
+                pred[callee] = [caller]
+            else:
+                into.append(caller)
     none = Neighbours()
     graph = _call_graph_class()()
     graph._node = dict.fromkeys(range(count), _NO_DATA)
@@ -358,14 +360,15 @@ class Linker:
         self.types = _Types(self.files)
         self.funcs: list[FuncRef] = []
         self.by_name: dict[str, list[int]] = defaultdict(list)
-        self.static_in_file: dict[tuple[str, str], int] = {}
+        self.statics_of_file: dict[str, dict[str, int]] = {}     # file -> its static functions by name
         self.header_statics: dict[str, list[int]] = defaultdict(list)
         self.global_defs: dict[str, list[int]] = defaultdict(list)
         self.file_facts = {f.path: f for f in self.files}
         self.builds: list[str] = []                  # per function id: build_of its file
         self.file_builds: dict[str, str] = {}
-        # (name, caller's build) -> (definitions, whether they are header statics)
-        self._linked: dict[tuple[str, str], tuple[tuple[int, ...], bool]] = {}
+        # caller's build -> name -> (definitions, whether they are header statics);
+        # nested, not keyed by pairs: a tuple per look-up was a sixth of linking
+        self._linked: dict[str, dict[str, tuple[tuple[int, ...], bool]]] = {}
         self._nearest_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self._direct_includes: dict[str, set[str]] = {}      # caller file -> headers it includes
         self._headers_by_suffix: dict[str, list[str]] = defaultdict(list)
@@ -382,6 +385,7 @@ class Linker:
             build = self.file_builds[facts.path] = build_of(facts.path)
             # other files' calls never resolve into code that is not entered
             callable_elsewhere = not tree_relative(facts.path).startswith(framework.NOT_ENTERED_CODE)
+            statics: dict[str, int] = {}
             for fn in facts.functions:
                 fid = len(self.funcs)
                 self.funcs.append(FuncRef(fid, facts.path, unit, fn))
@@ -390,9 +394,11 @@ class Linker:
                 if fn.static:
                     if facts.path.endswith(".h") and callable_elsewhere:
                         self.header_statics[fn.name].append(fid)
-                    self.static_in_file.setdefault((facts.path, fn.name), fid)
+                    statics.setdefault(fn.name, fid)
                 elif callable_elsewhere:
                     self.global_defs[fn.name].append(fid)
+            if statics:
+                self.statics_of_file[facts.path] = statics
 
     def _resolve_include(self, here: str, inc: str) -> list[str]:
         local = os.path.normpath(os.path.join(here, inc)).replace(os.sep, "/")
@@ -401,15 +407,20 @@ class Linker:
         return self._headers_by_suffix.get(inc, [])
 
     def resolve_name(self, name: str, caller_file: str) -> tuple[int, ...]:
-        own = self.static_in_file.get((caller_file, name))
-        if own is not None:
-            return (own,)
+        statics = self.statics_of_file.get(caller_file)
+        if statics is not None:
+            own = statics.get(name)
+            if own is not None:
+                return (own,)
         build = self.file_builds.get(caller_file)
         if build is None:
             build = self.file_builds[caller_file] = build_of(caller_file)
-        linked = self._linked.get((name, build))
+        linked_in_build = self._linked.get(build)
+        if linked_in_build is None:
+            linked_in_build = self._linked[build] = {}
+        linked = linked_in_build.get(name)
         if linked is None:
-            linked = self._linked[(name, build)] = self._linked_definitions(name, build)
+            linked = linked_in_build[name] = self._linked_definitions(name, build)
         found, in_headers = linked
         return self._nearest_headers(found, caller_file) if in_headers and len(found) > 1 else found
 
