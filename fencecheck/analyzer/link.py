@@ -295,6 +295,12 @@ def tree_relative(path: str) -> str:
 
 def unit_of(path: str, patterns=framework.UNIT_PATTERNS) -> str:
     """The driver a file belongs to, e.g. drivers/gpu/drm/msm for .../msm/adreno/a6xx_gpu.c."""
+    return _unit_of_directory(path.rpartition("/")[0], patterns)
+
+
+@functools.lru_cache(maxsize=1 << 14)     # a tree's files share a tenth as many directories
+def _unit_of_directory(directory: str, patterns) -> str:
+    path = directory + "/_" if directory else "_"      # any file of it: only its directories count
     rel = tree_relative(path)
     lead = path[:len(path) - len(rel)]
     parts = rel.split("/")[:-1]
