@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import marshal
 from dataclasses import dataclass, field
-from typing import ClassVar
 from sys import intern
+from typing import ClassVar
 
 
 @dataclass(slots=True)

@@ -117,7 +117,7 @@ class Program:
     @functools.cached_property
     def callers(self) -> "Callers":
         """Function id -> the functions whose calls resolve to it: its
-        predecessors in the call graph, but for those that only may pass it
+        predecessors in the call graph, but for those that may only pass it
         to a parameter call (an edge the graph has for "may reach")."""
         passed_only: dict[int, set[int]] = defaultdict(set)
         for fid in self.takes_callbacks:
@@ -126,6 +126,7 @@ class Program:
                 if g not in direct:
                     passed_only[g].add(fid)
         predecessors = self.graph.predecessors
+        # _pred: the Neighbours _call_graph wrote, read without networkx's views
         return Callers(self.graph._pred, {g: tuple(c for c in predecessors(g) if c not in passing)
                                           for g, passing in passed_only.items()})
 
@@ -213,7 +214,7 @@ class Neighbours(tuple, Mapping):
     """One function's callees (or callers) in the frozen call graph: a tuple
     that networkx reads as its {neighbour: edge data} dict, each edge's data
     the one shared empty dict.  A dict per function took 350 MB on a whole
-    tree, as much as its calls; these take a third of that."""
+    tree, as much as its calls; with tuples the scan's peak is 190 MB lower."""
     __slots__ = ()
 
     def __getitem__(self, node: int) -> dict:
