@@ -255,3 +255,27 @@ int b(struct drm_device *dev, int flags)
     extracted = facts(src)
     assert [(f.params, f.locals, [(c.callee, c.line, c.col, c.args) for c in f.calls]) for f in first.functions] == \
         [(f.params, f.locals, [(c.callee, c.line, c.col, c.args) for c in f.calls]) for f in extracted.functions]
+
+
+def test_direct_calls_have_no_slots_for_member_fields_and_the_cache_keeps_each_kind():
+    """A call through a struct field or an array is a MemberCall; a direct
+    call is a Call, which reads field, receiver and array as class defaults
+    and has no slot for them.  Decoding what extraction encoded (a worker's
+    transfer, the cache) gives back the same kinds."""
+    from fencecheck.analyzer.facts import Call, MemberCall, decode, encode
+    src = b"""
+    void foo(struct foo_dev *dev, int i)
+    {
+    	foo_reset(dev, GFP_KERNEL);
+    	dev->ops->submit(dev);
+    	foo_handlers[i](dev);
+    }
+    """
+    for facts in (extract_source("drivers/gpu/drm/foo/foo.c", src),
+                  decode(encode(extract_source("drivers/gpu/drm/foo/foo.c", src)))):
+        direct, member, table = facts.functions[0].calls
+        assert type(direct) is Call and (direct.callee, direct.args) == ("foo_reset", ("dev", "GFP_KERNEL"))
+        assert (direct.field, direct.receiver, direct.array) == ("", (), "")
+        assert not hasattr(direct, "__dict__") and "field" not in Call.__slots__
+        assert type(member) is MemberCall and (member.field, member.receiver) == ("submit", ("v:dev", "ops"))
+        assert type(table) is MemberCall and table.array == "foo_handlers"

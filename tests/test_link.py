@@ -48,3 +48,8 @@ def test_the_call_graph_has_every_resolved_call_and_parameter_candidate_once_in_
     with pytest.raises(nx.NetworkXError):
         graph.add_edge(fid["foo_b"], fid["foo_alone"])
     assert pred("foo_alone") == []
+    # Program.callers: the graph's predecessors but those that only may pass
+    # a function to a parameter call (foo_apply calls foo_a itself, not foo_b)
+    assert [name[c] for c in program.callers.get(fid["foo_b"])] == ["foo_a", "foo_top"]
+    assert [name[c] for c in program.callers.get(fid["foo_a"])] == ["foo_apply", "foo_top"]
+    assert program.callers.get(fid["foo_top"]) == ()
