@@ -44,6 +44,16 @@ def test_the_call_graph_has_every_resolved_call_and_parameter_candidate_once_in_
     assert sorted((name[u], name[v]) for u, v in graph.edges) == sorted(
         [("foo_a", "foo_b"), ("foo_apply", "foo_a"), ("foo_apply", "foo_b"), ("foo_top", "foo_b"),
          ("foo_top", "foo_a"), ("foo_top", "foo_apply")])
+    # the nodes are the ids 0..n-1 (link.ByFunction and _Nodes, not dicts)
+    assert list(graph) == list(graph.nodes) == list(range(len(program.funcs)))
+    assert fid["foo_alone"] in graph and len(program.funcs) not in graph and -1 not in graph
+    assert "foo_a" not in graph and not graph.has_node(None)
+    assert graph.nodes[fid["foo_a"]] == {}
+    with pytest.raises(KeyError):
+        graph.nodes[len(program.funcs)]
+    assert graph.in_degree(fid["foo_b"]) == 3 and graph.out_degree(fid["foo_top"]) == 3
+    assert dict(graph.pred[fid["foo_a"]]) == {fid["foo_apply"]: {}, fid["foo_top"]: {}}
+    assert sorted(nx.descendants(graph, fid["foo_apply"])) == sorted([fid["foo_a"], fid["foo_b"]])
     assert nx.is_frozen(graph)
     with pytest.raises(nx.NetworkXError):
         graph.add_edge(fid["foo_b"], fid["foo_alone"])
@@ -53,3 +63,5 @@ def test_the_call_graph_has_every_resolved_call_and_parameter_candidate_once_in_
     assert [name[c] for c in program.callers.get(fid["foo_b"])] == ["foo_a", "foo_top"]
     assert [name[c] for c in program.callers.get(fid["foo_a"])] == ["foo_apply", "foo_top"]
     assert program.callers.get(fid["foo_top"]) == ()
+    # by name, built when first asked
+    assert program.by_name["foo_a"] == [fid["foo_a"]] and "fn" not in program.by_name

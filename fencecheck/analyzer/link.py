@@ -93,7 +93,6 @@ class Program:
     targets: list[dict[int, tuple[int, ...]]]
     bound: dict[tuple[str, str], list[BoundFunction]]
     registrations: list[Registration]
-    by_name: dict[str, list[int]]
     callers_by_name: dict[str, CallSites]   # callee name -> call sites
     # (function id, call index) -> index of the parameter the call goes through
     param_calls: dict[tuple[int, int], int]
@@ -129,6 +128,15 @@ class Program:
         predecessors = self.graph._pred
         return Callers(predecessors, {g: tuple(c for c in predecessors[g] if c not in passing)
                                       for g, passing in passed_only.items()})
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, list[int]]:
+        """Function ids by name, for the entry points a config names: built
+        when first asked, as most scans never do (80 MB on a whole tree)."""
+        found: dict[str, list[int]] = defaultdict(list)
+        for fid, name in enumerate(self.names):
+            found[name].append(fid)
+        return dict(found)
 
     def targets_within(self, functions: set[int]) -> "TargetsWithin":
         return TargetsWithin(self.targets, functions)
@@ -172,13 +180,13 @@ class Callers:
     to one."""
     __slots__ = ("_predecessors", "_filtered")
 
-    def __init__(self, predecessors: dict[int, tuple[int, ...]], filtered: dict[int, tuple[int, ...]]):
+    def __init__(self, predecessors: "ByFunction", filtered: dict[int, tuple[int, ...]]):
         self._predecessors = predecessors
         self._filtered = filtered
 
-    def get(self, fid: int, default: tuple[int, ...] = ()) -> tuple[int, ...]:
+    def get(self, fid: int) -> tuple[int, ...]:
         found = self._filtered.get(fid)
-        return found if found is not None else self._predecessors.get(fid, default)
+        return found if found is not None else self._predecessors[fid]
 
 
 class TargetsWithin(dict):
@@ -221,6 +229,53 @@ class Neighbours(tuple, Mapping):
         if node in self:
             return _NO_DATA
         raise KeyError(node)
+
+
+class ByFunction(list):
+    """{function id: its Neighbours} for the ids 0..n-1, as a list networkx
+    reads as that dict (its ``_adj``, ``_succ`` and ``_pred``): three dicts
+    of a whole tree's 710,000 functions took 120 MB, these lists 17 MB.
+    Item access stays list's own (an id is never out of range, nor
+    negative); iterating, ``in`` and ``items`` are the dict's."""
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self)))
+
+    def __contains__(self, fid) -> bool:
+        return type(fid) is int and 0 <= fid < len(self)
+
+    def keys(self) -> range:
+        return range(len(self))
+
+    def values(self) -> Iterator[Neighbours]:
+        return list.__iter__(self)
+
+    def items(self) -> Iterator[tuple[int, Neighbours]]:
+        return enumerate(list.__iter__(self))
+
+
+class _Nodes(Mapping):
+    """networkx's ``_node`` of a graph of the ids 0..n-1, each node's data
+    the one shared empty dict: a range, where a dict took 40 MB."""
+    __slots__ = ("_ids",)
+
+    def __init__(self, count: int) -> None:
+        self._ids = range(count)
+
+    def __getitem__(self, fid: int) -> dict:
+        if fid in self._ids:
+            return _NO_DATA
+        raise KeyError(fid)
+
+    def __contains__(self, fid) -> bool:
+        return type(fid) is int and fid in self._ids
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 @functools.lru_cache(maxsize=None)
@@ -268,9 +323,9 @@ def _call_graph(count: int, edges: list[tuple[int, tuple[int, ...]]]) -> nx.DiGr
                 into.append(caller)
     none = Neighbours()
     graph = _call_graph_class()()
-    graph._node = dict.fromkeys(range(count), _NO_DATA)
-    graph._adj = {fid: Neighbours(succ.pop(fid)) if fid in succ else none for fid in range(count)}
-    graph._pred = {fid: Neighbours(pred.pop(fid)) if fid in pred else none for fid in range(count)}
+    graph._node = _Nodes(count)
+    graph._adj = ByFunction(Neighbours(succ.pop(fid)) if fid in succ else none for fid in range(count))
+    graph._pred = ByFunction(Neighbours(pred.pop(fid)) if fid in pred else none for fid in range(count))
     return nx.freeze(graph)
 
 
@@ -362,7 +417,6 @@ class Linker:
         self.arch = "arch/" + arch
         self.types = _Types(self.files)
         self.funcs: list[FuncRef] = []
-        self.by_name: dict[str, list[int]] = defaultdict(list)
         self.statics_of_file: dict[str, dict[str, int]] = {}     # file -> its static functions by name
         self.header_statics: dict[str, list[int]] = defaultdict(list)
         self.global_defs: dict[str, list[int]] = defaultdict(list)
@@ -394,7 +448,6 @@ class Linker:
                 fid = len(self.funcs)
                 self.funcs.append(FuncRef(fid, facts.path, unit, fn))
                 self.builds.append(build)
-                self.by_name[fn.name].append(fid)
                 if fn.static:
                     if facts.path.endswith(".h") and callable_elsewhere:
                         self.header_statics[fn.name].append(fid)
@@ -750,13 +803,11 @@ class Linker:
         targets = [calls if not calls or list(calls) == sorted(calls) else dict(sorted(calls.items()))
                    for calls in targets]
         program = Program(self.funcs, _call_graph(len(self.funcs), edges), targets, dict(bound), registrations,
-                          dict(self.by_name), callers_by_name, param_calls, self.file_facts,
+                          callers_by_name, param_calls, self.file_facts,
                           self.resolve_name, self.type_of_chain)
         # The program keeps this linker for its few later look-ups (resolve,
-        # type_of), which need neither its name index (the program has its
-        # own) nor the memos of the millions made while linking: on a whole
-        # tree 100 MB the analysis can use.
-        self.by_name = {}
+        # type_of), which need none of the memos of the millions made while
+        # linking: on a whole tree 100 MB the analysis can use.
         self._linked = {}
         self._nearest_cache = {}
         return program

@@ -403,7 +403,7 @@ class ReportingFunctions:
         for fid, pidxs in params_called.items():
             if fid not in may_reach:
                 continue
-            for caller in program.callers.get(fid, ()):
+            for caller in program.callers.get(fid):
                 for idx, found in program.targets[caller].items():
                     if fid in found:
                         for pidx in pidxs:

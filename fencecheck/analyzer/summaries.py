@@ -258,7 +258,7 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
         # A function with no API call, none of whose callees has changed, has
         # nothing to place: skipping it changes no evaluation's order or outcome.
         if (fid in verdicts or fid in changed_since) and evaluate(fid):
-            for c in callers.get(fid, ()):
+            for c in callers.get(fid):
                 changed_since[c].add(fid)
                 if c not in queued:
                     queued.add(c)
@@ -281,7 +281,7 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
     stack = list(with_sites)
     while stack:
         f = stack.pop()
-        for c in callers.get(f, ()):
+        for c in callers.get(f):
             if c not in s.may_reach:
                 s.may_reach.add(c)
                 stack.append(c)
