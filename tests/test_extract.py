@@ -1,4 +1,6 @@
 """Extraction: kernel idioms keep their definitions and calls; positions stay exact."""
+import pytest
+
 from fencecheck.analyzer.extract import extract_source
 from fencecheck.analyzer.preprocess import prepare
 
@@ -231,7 +233,7 @@ def test_equal_values_decode_as_one_object():
     from the cache as one object each, and equal call lines as one int across
     the files decoded together; every value is as extracted."""
     import marshal
-    from fencecheck.analyzer.facts import SharedValues, decode, encode
+    from fencecheck.analyzer.facts import NO_LOCALS, Locals, SharedValues, decode, encode
     src = "\n" * 300 + """int a(struct drm_device *dev, int flags)
 {
 	int ret = 0;
@@ -253,8 +255,17 @@ int b(struct drm_device *dev, int flags)
     assert a.calls[0].args is b.calls[0].args
     assert a.calls[0].line is a.calls[1].line is second.functions[0].calls[0].line
     extracted = facts(src)
-    assert [(f.params, f.locals, [(c.callee, c.line, c.col, c.args) for c in f.calls]) for f in first.functions] == \
-        [(f.params, f.locals, [(c.callee, c.line, c.col, c.args) for c in f.calls]) for f in extracted.functions]
+    assert [(f.params, dict(f.locals.items()), [(c.callee, c.line, c.col, c.args) for c in f.calls])
+            for f in first.functions] == \
+        [(f.params, dict(f.locals.items()), [(c.callee, c.line, c.col, c.args) for c in f.calls])
+         for f in extracted.functions]
+    # decoded locals are one flat tuple each, read as the dict extraction made
+    assert isinstance(a.locals, Locals) and a.locals["ret"] == ("int", "0") and "ret" in a.locals
+    assert a.locals.get("flags") is None and "int" not in a.locals and len(a.locals) == 1 and list(a.locals) == ["ret"]
+    with pytest.raises(KeyError):
+        a.locals["dev"]
+    (c,) = decode(marshal.loads(marshal.dumps(encode(extract_source("z.c", b"void c(void) { }\n"))))).functions
+    assert c.locals is NO_LOCALS and not c.locals
 
 
 def test_direct_calls_have_no_slots_for_member_fields_and_the_cache_keeps_each_kind():
