@@ -218,6 +218,10 @@ class TargetsWithin(dict):
 _NO_DATA: dict = {}
 
 
+# Program.targets of a function that resolves no call: never written to.
+_NO_TARGETS: dict[int, tuple[int, ...]] = {}
+
+
 class Neighbours(tuple, Mapping):
     """One function's callees (or callers) in the frozen call graph: a tuple
     that networkx reads as its {neighbour: edge data} dict, each edge's data
@@ -799,9 +803,10 @@ class Linker:
                 targets[fid][idx] = targets[fid].get(idx, ()) + found
                 edges.append((fid, found))
 
-        # in call order, which the walks rely on for their order of visits
-        targets = [calls if not calls or list(calls) == sorted(calls) else dict(sorted(calls.items()))
-                   for calls in targets]
+        # in call order, which the walks rely on for their order of visits; the
+        # fifth of a whole tree's functions that resolve no call share one dict
+        targets = [_NO_TARGETS if not calls else calls if list(calls) == sorted(calls)
+                   else dict(sorted(calls.items())) for calls in targets]
         program = Program(self.funcs, _call_graph(len(self.funcs), edges), targets, dict(bound), registrations,
                           callers_by_name, param_calls, self.file_facts,
                           self.resolve_name, self.type_of_chain)
