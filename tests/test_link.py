@@ -63,5 +63,8 @@ def test_the_call_graph_has_every_resolved_call_and_parameter_candidate_once_in_
     assert [name[c] for c in program.callers.get(fid["foo_b"])] == ["foo_a", "foo_top"]
     assert [name[c] for c in program.callers.get(fid["foo_a"])] == ["foo_apply", "foo_top"]
     assert program.callers.get(fid["foo_top"]) == ()
+    # call sites by callee name, in call order, as (function id, call index)
+    assert list(program.callers_by_name["foo_b"]) == [(fid["foo_a"], 0), (fid["foo_top"], 0), (fid["foo_top"], 2)]
+    assert list(program.callers_by_name["fn"]) == [(fid["foo_apply"], 0)]
     # by name, built when first asked
     assert program.by_name["foo_a"] == [fid["foo_a"]] and "fn" not in program.by_name
