@@ -279,10 +279,11 @@ def test_an_api_call_judged_harmless_is_not_followed_into_its_definition(tree):
 def test_summaries_do_not_depend_on_the_order_evaluation_takes(tree):
     """Which target a site names, which call a parameter's flow goes on
     through and which call witnesses "always reaches" are the first in call
-    and target order of all evaluation met, whatever order it met them in.  foo_mid passes its mask on through two calls;
-    evaluated in id order it meets foo_b's flow first (foo_a is defined
-    after it), backwards foo_a's: either way its flow goes on through its
-    first call, foo_a, and every rule's summary is the same (a change
+    and target order of all evaluation met, whatever order it met them in.
+    foo_mid passes its mask on through two calls; evaluated in id order it
+    meets foo_b's flow first (foo_a is defined after it), backwards foo_a's:
+    either way its flow goes on through its first call, foo_a, and every
+    rule's summary is the same (a change
     re-evaluating only what it touches must get what a full run gets).
     foo_maybe's mask reaches kmalloc before foo_grab makes it always
     reclaim: in id order foo_caller first sees a mask passed, backwards a

@@ -91,32 +91,36 @@ class Locals(tuple):
     functions that have none share one."""
     __slots__ = ()
 
+    def _names(self) -> tuple[str, ...]:
+        return tuple.__getitem__(self, slice(0, None, 2))
+
     def get(self, name: str, default=None):
         try:
-            at = tuple.__getitem__(self, slice(0, None, 2)).index(name)
+            at = self._names().index(name)
         except ValueError:
             return default
         return tuple.__getitem__(self, 2 * at + 1)
 
     def __getitem__(self, name: str) -> tuple[str, str]:
-        found = self.get(name)
-        if found is None:
+        found = self.get(name, _ABSENT)
+        if found is _ABSENT:
             raise KeyError(name)
         return found
 
     def __contains__(self, name) -> bool:
-        return tuple.__contains__(tuple.__getitem__(self, slice(0, None, 2)), name)
+        return name in self._names()
 
     def __len__(self) -> int:
         return tuple.__len__(self) // 2
 
     def __iter__(self):
-        return iter(tuple.__getitem__(self, slice(0, None, 2)))
+        return iter(self._names())
 
     def items(self):
-        return zip(tuple.__getitem__(self, slice(0, None, 2)), tuple.__getitem__(self, slice(1, None, 2)))
+        return zip(self._names(), tuple.__getitem__(self, slice(1, None, 2)))
 
 
+_ABSENT = object()      # what Locals[name] asks get() for: no local's value is it
 NO_LOCALS = Locals()
 
 
