@@ -230,10 +230,9 @@ def test_decoded_skeleton_reads_as_extracted():
 
 def test_equal_values_decode_as_one_object():
     """Equal argument lists, parameter lists and locals of a file come back
-    from the cache as one object each, and equal call lines as one int across
-    the files decoded together; every value is as extracted."""
+    from the cache as one object each; every value is as extracted."""
     import marshal
-    from fencecheck.analyzer.facts import NO_LOCALS, Locals, SharedValues, decode, encode
+    from fencecheck.analyzer.facts import NO_CALLS, NO_LOCALS, Locals, decode, encode
     src = "\n" * 300 + """int a(struct drm_device *dev, int flags)
 {
 	int ret = 0;
@@ -247,13 +246,10 @@ int b(struct drm_device *dev, int flags)
 	return ret;
 }
 """
-    lines_seen = SharedValues()
-    first, second = (decode(marshal.loads(marshal.dumps(encode(extract_source(name, src.encode())))), lines_seen)
-                     for name in ("x.c", "y.c"))
+    first = decode(marshal.loads(marshal.dumps(encode(extract_source("x.c", src.encode())))))
     a, b = first.functions
     assert a.params is b.params and a.locals["ret"] is b.locals["ret"]
-    assert a.calls[0].args is b.calls[0].args
-    assert a.calls[0].line is a.calls[1].line is second.functions[0].calls[0].line
+    assert a.calls[0].args is b.calls[0].args is a.calls.args(0)
     extracted = facts(src)
     assert [(f.params, dict(f.locals.items()), [(c.callee, c.line, c.col, c.args) for c in f.calls])
             for f in first.functions] == \
@@ -266,6 +262,7 @@ int b(struct drm_device *dev, int flags)
         a.locals["dev"]
     (c,) = decode(marshal.loads(marshal.dumps(encode(extract_source("z.c", b"void c(void) { }\n"))))).functions
     assert c.locals is NO_LOCALS and not c.locals
+    assert c.calls is NO_CALLS and not c.calls and len(c.calls) == 0 and list(c.calls) == []
 
 
 def test_direct_calls_have_no_slots_for_member_fields_and_the_cache_keeps_each_kind():
@@ -290,3 +287,33 @@ def test_direct_calls_have_no_slots_for_member_fields_and_the_cache_keeps_each_k
         assert not hasattr(direct, "__dict__") and "field" not in Call.__slots__
         assert type(member) is MemberCall and (member.field, member.receiver) == ("submit", ("v:dev", "ops"))
         assert type(table) is MemberCall and table.array == "foo_handlers"
+
+
+def test_decoded_calls_read_as_the_calls_extracted():
+    """Decoded, a function's calls are one flat Calls tuple: indexing
+    (negative too) and iteration, forwards and backwards, make the Calls
+    extraction made; callee, callees, args and member read them in place."""
+    from fencecheck.analyzer.facts import Calls, decode, encode
+    src = b"""
+    void foo(struct foo_dev *dev, int i)
+    {
+    	foo_reset(dev, GFP_KERNEL);
+    	dev->ops->submit(dev);
+    	foo_handlers[i](dev);
+    	foo_done(dev);
+    }
+    """
+    extracted = extract_source("drivers/gpu/drm/foo/foo.c", src).functions[0].calls
+    calls = decode(encode(extract_source("drivers/gpu/drm/foo/foo.c", src))).functions[0].calls
+    assert isinstance(calls, Calls) and len(calls) == 4 and calls
+    assert list(calls) == extracted and list(reversed(calls)) == extracted[::-1]
+    assert [calls[i] for i in range(-4, 4)] == extracted + extracted
+    assert [c.line for c in calls] == [4, 5, 6, 7] and calls[1].col == 5
+    with pytest.raises(IndexError):
+        calls[4]
+    with pytest.raises(IndexError):
+        calls[-5]
+    assert calls.callees() == ("foo_reset", "", "", "foo_done") == tuple(calls.callee(i) for i in range(4))
+    assert [calls.args(i) for i in range(4)] == [c.args for c in extracted]
+    assert calls.member(0) is None and calls.member(3) is None
+    assert calls.member(1) == ("submit", ("v:dev", "ops"), "") and calls.member(2) == ("", (), "foo_handlers")

@@ -19,6 +19,7 @@ Skeleton items (nested lists, marshal/pickle friendly):
 from __future__ import annotations
 
 import marshal
+import struct
 from dataclasses import dataclass, field
 from sys import intern
 from typing import ClassVar
@@ -124,6 +125,60 @@ _ABSENT = object()      # what Locals[name] asks get() for: no local's value is 
 NO_LOCALS = Locals()
 
 
+class Calls(tuple):
+    """A decoded function's calls, read like the tuple of ``Call`` they
+    were: ``len``, ``[i]`` and iteration make each Call when asked.  One
+    flat tuple, (positions, members, callee, args, callee, args, ...):
+    positions is bytes of (line, col) pairs, little-endian uint32; members
+    the (field, receiver, array) of each call through a struct field or an
+    array (1% of all, by call index; None when there are none).  A Call
+    object each made a whole tree's 4.2 million calls 313 MB, these are
+    157 MB.  What the analysis reads of every call, its callee and its
+    arguments, ``callee(i)``, ``callees()`` and ``args(i)`` read without
+    making a Call."""
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return (tuple.__len__(self) - 2) >> 1
+
+    def __getitem__(self, i: int) -> Call:
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("call index out of range")
+        line, col = _POSITION.unpack_from(tuple.__getitem__(self, 0), 8 * i)
+        members = tuple.__getitem__(self, 1)
+        member = members.get(i) if members else None
+        callee, args = tuple.__getitem__(self, 2 + 2 * i), tuple.__getitem__(self, 3 + 2 * i)
+        return Call(callee, line, col, args) if member is None else MemberCall(callee, line, col, args, *member)
+
+    def __iter__(self):
+        return map(self.__getitem__, range(len(self)))
+
+    def __reversed__(self):
+        return map(self.__getitem__, range(len(self) - 1, -1, -1))
+
+    def callee(self, i: int) -> str:
+        return tuple.__getitem__(self, 2 + 2 * i)
+
+    def args(self, i: int) -> tuple[str, ...]:
+        return tuple.__getitem__(self, 3 + 2 * i)
+
+    def callees(self) -> tuple[str, ...]:
+        """Every call's callee, in call order ("" for calls through a field or an array)."""
+        return tuple.__getitem__(self, slice(2, None, 2))
+
+    def member(self, i: int) -> tuple[str, tuple[str, ...], str] | None:
+        """(field, receiver, array) of a call through a struct field or an array."""
+        members = tuple.__getitem__(self, 1)
+        return members.get(i) if members else None
+
+
+_POSITION = struct.Struct("<II")
+NO_CALLS = Calls((b"", None))
+
+
 @dataclass(slots=True)
 class Function:
     name: str
@@ -136,9 +191,8 @@ class Function:
     params: tuple[tuple[str, str], ...]          # (name, type name)
     # name -> (type, initializer text): a dict while extracting, Locals once decoded
     locals: dict[str, tuple[str, str]] | Locals = field(default_factory=dict)
-    # a list while extracting, a tuple once decoded (no room to grow: 27 MB
-    # less on a whole tree)
-    calls: list[Call] | tuple[Call, ...] = field(default_factory=list)
+    # a list while extracting, Calls once decoded
+    calls: list[Call] | Calls = field(default_factory=list)
     # skeleton, see module doc; decoded facts keep it marshalled (skeleton() reads it)
     body: list | bytes = field(default_factory=list)
 
@@ -165,17 +219,17 @@ class FileFacts:
 
 
 # -- compact encoding (worker -> parent transfer and the on-disk cache) ------
-# Plain tuples of str/int/list only, so marshal can write and read them fast.
-# The words that repeat across a tree (callee names, arguments, names and
-# types of parameters, locals, struct fields and globals, binding targets,
-# included headers) are interned: marshal keeps them interned through
-# the worker transfer and the cache, so a whole tree holds one "GFP_KERNEL",
-# not a hundred thousand.  Equal argument lists, parameter lists and locals
-# of one file are one tuple, which marshal writes once and reads back as one
-# object; equal call lines are one int across the files decoded together.
-# Both halve what these take in a whole tree's decoded facts.  A function's
-# skeleton is marshalled on its own, so loading facts builds none of the
-# lists until Function.skeleton() asks.
+# Plain tuples of str/int/bytes/list only, so marshal can write and read them
+# fast.  The words that repeat across a tree (callee names, arguments, names
+# and types of parameters, locals, struct fields and globals, binding
+# targets, included headers) are interned: marshal keeps them interned
+# through the worker transfer and the cache, so a whole tree holds one
+# "GFP_KERNEL", not a hundred thousand.  Equal argument lists, parameter
+# lists and locals of one file are one tuple, which marshal writes once and
+# reads back as one object: that halves what they take in a whole tree's
+# decoded facts.  A function's calls are one tuple, read in place by Calls.
+# A function's skeleton is marshalled on its own, so loading facts builds
+# none of the lists until Function.skeleton() asks.
 
 class SharedValues(dict):
     """``shared[v]`` is the first value equal to ``v`` it was asked for."""
@@ -187,13 +241,21 @@ class SharedValues(dict):
 
 
 def _call(c: Call, shared: SharedValues) -> tuple:
-    """(callee, line, col, args), and for a MemberCall its field, receiver
-    and array too: three empty values fewer for 99% of the calls make a
-    whole tree's cache 12% smaller and reading it 8% faster."""
+    """A file-scope call: (callee, line, col, args), and for a MemberCall
+    its field, receiver and array too."""
     direct = (intern(c.callee), c.line, c.col, shared[tuple(map(intern, c.args))])
     if not (c.field or c.receiver or c.array):
         return direct
     return direct + (intern(c.field), tuple(map(intern, c.receiver)), intern(c.array))
+
+
+def _calls(calls: list[Call] | Calls, shared: SharedValues) -> tuple:
+    """A function's calls as the tuple Calls is (see there)."""
+    positions = struct.pack(f"<{2 * len(calls)}I", *[n for c in calls for n in (c.line, c.col)])
+    members = {i: (intern(c.field), tuple(map(intern, c.receiver)), intern(c.array))
+               for i, c in enumerate(calls) if c.field or c.receiver or c.array}
+    return (positions, members or None) + tuple(
+        x for c in calls for x in (intern(c.callee), shared[tuple(map(intern, c.args))]))
 
 
 def _interned(names: dict[str, str]) -> dict[str, str]:
@@ -207,7 +269,7 @@ def encode(f: FileFacts) -> tuple:
         [(intern(fn.name), fn.line, fn.end_line, fn.col, fn.static, fn.inline, intern(fn.return_type),
           s[tuple(s[(intern(p), intern(t))] for p, t in fn.params)],
           tuple(x for k, (t, init) in fn.locals.items() for x in (intern(k), s[(intern(t), init)])),
-          [_call(c, s) for c in fn.calls], marshal.dumps(fn.body) if isinstance(fn.body, list) else fn.body)
+          _calls(fn.calls, s), marshal.dumps(fn.body) if isinstance(fn.body, list) else fn.body)
          for fn in f.functions],
         [(intern(b.struct), tuple(map(intern, b.path)), intern(b.target), b.line, intern(b.var),
           tuple(map(intern, b.receiver)), intern(b.function)) for b in f.bindings],
@@ -218,20 +280,13 @@ def encode(f: FileFacts) -> tuple:
     )
 
 
-def decode(t: tuple, lines_seen: SharedValues | None = None) -> FileFacts:
-    """``lines_seen``: the call lines of files decoded before, shared with them."""
-    s = SharedValues() if lines_seen is None else lines_seen
-    # Call.of's choice of class, written out (by how many values _call
-    # wrote): calling it per call made decoding a whole tree's 4.2 million
-    # calls half a second slower
+def decode(t: tuple) -> FileFacts:
     path, functions, bindings, structs, typedefs, globals_, file_calls, includes, error_lines, lines = t
     return FileFacts(
         path=path,
         functions=[Function(name, line, end_line, col, static, inline, ret, params,
                             Locals(locals_) if locals_ else NO_LOCALS,
-                            tuple([Call(c[0], s[c[1]], c[2], c[3]) if len(c) == 4
-                                   else MemberCall(c[0], s[c[1]], c[2], c[3], c[4], c[5], c[6]) for c in calls]),
-                            body)
+                            Calls(calls) if len(calls) > 2 else NO_CALLS, body)
                    for name, line, end_line, col, static, inline, ret, params, locals_, calls, body in functions],
         bindings=[Binding(*b) for b in bindings],
         structs=structs, typedefs=typedefs, globals=globals_,

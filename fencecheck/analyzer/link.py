@@ -688,9 +688,9 @@ class Linker:
             fid = fref.id
             pnames = {p: i for i, (p, _) in enumerate(fn.params)}
             out_edges: list[int] = []
-            for idx, c in enumerate(fn.calls):
+            calls = fn.calls
+            for idx, callee in enumerate(calls.callees()):
                 found: tuple[int, ...] = ()
-                callee = c.callee
                 if callee:
                     sites = callers_by_name.get(callee)
                     if sites is None:
@@ -706,22 +706,24 @@ class Linker:
                     if found is None:
                         found = resolved_in_file[callee] = self.resolve_name(callee, file)
                     if callee in hop_names:
-                        found += self._hops(fref, c, bound)
-                elif c.field:
-                    t = self.type_of_chain(c.receiver, fref, fref.file)
-                    if t:
-                        # the type is known: its own bindings, plus same-unit bindings
-                        # whose type could not be inferred; never another type's
-                        typed = bound.get((t, c.field), [])
-                        found = bound_in_unit(typed, fref.unit) or tuple(dict.fromkeys(b.fid for b in typed))
-                        found += tuple(f for f in bound_in_unit(bound.get(("", c.field), []), fref.unit)
-                                       if f not in found)
-                    else:
-                        found = bound_in_unit(by_field.get(c.field, []), fref.unit)
-                    if not found:
-                        field_of_param.append((fid, idx, c.field))
-                elif c.array:
-                    found = tuple(dict.fromkeys(array_init.get((fref.file, c.array), ())))
+                        found += self._hops(fref, calls[idx], bound)
+                else:
+                    field, receiver, array = calls.member(idx)
+                    if field:
+                        t = self.type_of_chain(receiver, fref, fref.file)
+                        if t:
+                            # the type is known: its own bindings, plus same-unit bindings
+                            # whose type could not be inferred; never another type's
+                            typed = bound.get((t, field), [])
+                            found = bound_in_unit(typed, fref.unit) or tuple(dict.fromkeys(b.fid for b in typed))
+                            found += tuple(f for f in bound_in_unit(bound.get(("", field), []), fref.unit)
+                                           if f not in found)
+                        else:
+                            found = bound_in_unit(by_field.get(field, []), fref.unit)
+                        if not found:
+                            field_of_param.append((fid, idx, field))
+                    elif array:
+                        found = tuple(dict.fromkeys(array_init.get((fref.file, array), ())))
                 if found:
                     targets[fid][idx] = found
                     out_edges.extend(found)
@@ -836,9 +838,9 @@ class Linker:
         out: list[int] = []
         for caller, idx in callers_by_name.get(fref.fn.name, ()):
             cfn = self.funcs[caller].fn
-            c = cfn.calls[idx]
-            if pidx < len(c.args) and fid in self.resolve_name(c.callee, self.funcs[caller].file):
-                name = c.args[pidx].lstrip("&").strip()
+            args = cfn.calls.args(idx)
+            if pidx < len(args) and fid in self.resolve_name(cfn.calls.callee(idx), self.funcs[caller].file):
+                name = args[pidx].lstrip("&").strip()
                 if not name.isidentifier():
                     continue
                 found = self.resolve_name(name, self.funcs[caller].file)

@@ -142,7 +142,7 @@ def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int
         return (cls, spec[1]) if cls else None
 
     # Only calls of a lock API or of a lock wrapper can take, drop or scope a lock.
-    watched = {i for i, c in enumerate(calls) if c.callee in _LOCK_APIS}
+    watched = {i for i, callee in enumerate(calls.callees()) if callee in _LOCK_APIS}
     watched.update(i for i, found in program.targets[fid].items()
                    if len(found) == 1 and (found[0] in takes or found[0] in drops))
     mine.held, mine.at_exit = held_at_calls(program.funcs[fid].fn.skeleton(), acquires, releases, scoped, watched)

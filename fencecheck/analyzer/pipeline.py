@@ -19,7 +19,7 @@ from .config import Config
 from .cache import FactsCache, code_version, content_hash, last_of_each_shard, short_hash
 from .discover import Discovery, Skipped, SourceFile, discover
 from .extract import extract_source
-from .facts import FileFacts, SharedValues, decode, encode
+from .facts import FileFacts, decode, encode
 from ..rules import held_lock
 from .link import Program, link
 from .locks import find_inversions
@@ -142,10 +142,10 @@ def analysed_digest(entry: tuple) -> str:
     return content_hash(marshal.dumps(entry[:-1] if entry[0] == "F" else entry, 2))
 
 
-def _from_entry(rel: str, entry: tuple, lines_seen: SharedValues | None = None) -> FileFacts | Skipped:
+def _from_entry(rel: str, entry: tuple) -> FileFacts | Skipped:
     if entry[0] == "S":
         return Skipped(rel, entry[1], entry[2])
-    return decode((rel,) + tuple(entry[1:]), lines_seen)
+    return decode((rel,) + tuple(entry[1:]))
 
 
 def _extract_batch(batch: list[tuple[str, str]]) -> list[tuple[str, str, bytes] | Skipped]:
@@ -193,12 +193,11 @@ def load_facts(files: list[SourceFile], check: CacheCheck, fresh: dict[str, File
     out = dict(fresh)
     lost = []
     by_rel = {f.rel: f for f in files}
-    lines_seen = SharedValues()
     for rel, entry in cache.entries(check.hashes):
         if entry is None:       # the index knew the file but its shard did not
             lost.append(by_rel[rel])
         else:
-            out[rel] = _from_entry(rel, entry, lines_seen)
+            out[rel] = _from_entry(rel, entry)
     out.update(extract_files(lost, jobs, cache))
     return [out[f.rel] for f in files]
 
@@ -206,7 +205,6 @@ def load_facts(files: list[SourceFile], check: CacheCheck, fresh: dict[str, File
 def extract_files(todo: list[SourceFile], jobs: int, cache: FactsCache, progress=None) -> dict[str, FileFacts | Skipped]:
     """Facts of the files to read, each stored in the cache as it comes in."""
     out: dict[str, FileFacts | Skipped] = {}
-    lines_seen = SharedValues()
     last = last_of_each_shard(f.rel for f in todo)
     for f, result in zip(todo, _extracted([(f.rel, f.abs) for f in todo], jobs, progress)):
         if isinstance(result, Skipped):
@@ -214,7 +212,7 @@ def extract_files(todo: list[SourceFile], jobs: int, cache: FactsCache, progress
         else:
             digest, analysed, entry = result
             cache.store(f.rel, f.stat, digest, analysed, entry)
-            out[f.rel] = _from_entry(f.rel, entry, lines_seen)
+            out[f.rel] = _from_entry(f.rel, entry)
         if f.rel in last:
             cache.settle(f.rel)
     return out

@@ -268,7 +268,7 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
             if not action & FOLLOW:
                 outside = None
             elif pidx is None:
-                outside = calls[idx].callee
+                outside = calls.callee(idx)
             else:
                 outside = _ANY
             for g in targets:
@@ -411,7 +411,7 @@ class ReportingFunctions:
                                 passed_by.setdefault(g, []).append(fid)
         for (fid, idx) in program.param_calls:
             if fid in may_reach:
-                for arg in range(len(program.call(fid, idx).args)):
+                for arg in range(len(program.funcs[fid].fn.calls.args(idx))):
                     for g in program.passed_function(fid, idx, arg):
                         passed_by.setdefault(g, []).append(fid)
         return passed_by
@@ -457,7 +457,7 @@ class ReportingFunctions:
                 action = actions.get(idx, FOLLOW)
                 if not action & (FOLLOW | FOLLOW_HOME):
                     continue
-                callee = calls[idx].callee
+                callee = calls.callee(idx)
                 for g in targets:
                     (anywhere if action & FOLLOW and names[g] == callee else home_only).add(g)
             found = self._followed[fid] = (anywhere, home_only)

@@ -149,8 +149,8 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
             for fid, _ in program.callers_by_name.get(name, ()):
                 body = funcs[fid].fn.calls
                 inside = calls_in_scope(funcs[fid].fn.skeleton(),
-                                        lambda i, b=body: b[i].callee in opens,
-                                        lambda i, b=body: b[i].callee in closes)
+                                        lambda i, b=body: b.callee(i) in opens,
+                                        lambda i, b=body: b.callee(i) in closes)
                 s.exempt.setdefault(fid, set()).update(inside)
 
     callers = program.callers
@@ -232,7 +232,7 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
                 # "always reaches" is only trusted through a plain call of that
                 # very function, not through ops tables or framework hops;
                 # a wrapper's message is written once the sites are final
-                site = Site("wrapper", "", g) if g in always and names[g] == calls[idx].callee else None
+                site = Site("wrapper", "", g) if g in always and names[g] == calls.callee(idx) else None
                 passed = s.params.get(g)
                 if passed:
                     hit, flows = _judge(s.rule, fn, idx, passed)
@@ -306,7 +306,7 @@ def _judge(rule: SinkRule, fn, idx: int, passed: dict[int, ParamSink]) -> tuple[
     flows: list[int] = []
     if argument is None:
         return hit, flows
-    args = fn.calls[idx].args
+    args = fn.calls.args(idx)
     for i in sorted(passed):
         if i >= len(args):
             continue
@@ -332,7 +332,7 @@ def _api_verdicts(program: Program, rule: SinkRule, exempt: dict[int, set[int]])
             if idx in exempt.get(fid, ()):
                 continue
             fn = funcs[fid].fn
-            verdicts.setdefault(fid, {})[idx] = rule.match(name, fn.calls[idx].args, fn)
+            verdicts.setdefault(fid, {})[idx] = rule.match(name, fn.calls.args(idx), fn)
     return verdicts
 
 

@@ -44,14 +44,14 @@ def _signalling_calls(program, fid: int, memo: dict[tuple[int, int], bool]) -> s
         """Whether f, or its helpers fewer than ``levels`` calls below it, signal."""
         known = memo.get((f, levels))
         if known is None:
-            known = any(c.callee in SIGNAL_APIS for c in program.funcs[f].fn.calls) or levels > 1 and any(
+            known = any(c in SIGNAL_APIS for c in program.funcs[f].fn.calls.callees()) or levels > 1 and any(
                 signals_within(g, levels - 1) for g in _own_helpers(program, f))
             memo[(f, levels)] = known
         return known
 
     try:
-        return {i for i, call in enumerate(program.funcs[fid].fn.calls)
-                if call.callee in SIGNAL_APIS
+        return {i for i, callee in enumerate(program.funcs[fid].fn.calls.callees())
+                if callee in SIGNAL_APIS
                 or any(signals_within(g, SIGNAL_DEPTH - 1) for g in _own_helpers(program, fid, i))}
     finally:
         signals_within = None   # it calls itself through its closure: a cycle a GC-off scan would keep
@@ -64,13 +64,15 @@ def _own_helpers(program, fid: int, only: int | None = None):
     for i in (range(len(calls)) if only is None else (only,)):
         for g in program.call_targets(fid, i):
             gf = program.funcs[g]
-            if gf.fn.name == calls[i].callee and gf.unit == home:
+            if gf.fn.name == calls.callee(i) and gf.unit == home:
                 yield g
 
 
 def _runs_once(fn) -> bool:
     containers = {name for name, (_, init) in fn.locals.items() if "container_of" in init}
-    return any(c.callee in FREE_APIS and any(a.strip() in containers for a in c.args) for c in fn.calls)
+    calls = fn.calls
+    return any(callee in FREE_APIS and any(a.strip() in containers for a in calls.args(i))
+               for i, callee in enumerate(calls.callees()))
 
 
 def find(program, config) -> list:

@@ -46,17 +46,17 @@ def find(program, config) -> list:
         fn = program.funcs[fid].fn
 
         def direct(i, helpers, names, fid=fid, fn=fn):
-            call = fn.calls[i]
-            if call.callee in names:
+            callee = fn.calls.callee(i)
+            if callee in names:
                 return True
-            return any(t in helpers and program.funcs[t].fn.name == call.callee
+            return any(t in helpers and program.funcs[t].fn.name == callee
                        for t in program.call_targets(fid, i))
 
         def opens(i):
             return direct(i, publishers - queuers, publish)
 
         def closes(i, fid=fid, fn=fn):
-            return fn.calls[i].callee in queue or any(t in queuers for t in program.call_targets(fid, i))
+            return fn.calls.callee(i) in queue or any(t in queuers for t in program.call_targets(fid, i))
 
         if not any(closes(i) for i in range(len(fn.calls))):
             continue

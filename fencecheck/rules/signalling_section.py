@@ -32,8 +32,8 @@ def find(program, config) -> list:
                 continue
             seen.add(fid)
             fn = program.funcs[fid].fn
-            inside = calls_in_scope(fn.skeleton(), lambda i: fn.calls[i].callee in OPEN,
-                                    lambda i: fn.calls[i].callee in CLOSE)
+            inside = calls_in_scope(fn.skeleton(), lambda i: fn.calls.callee(i) in OPEN,
+                                    lambda i: fn.calls.callee(i) in CLOSE)
             if inside:
                 entries.append(Entry(CONTEXT, fid, f"signalling section opened at line {fn.calls[idx].line}",
                                      program.funcs[fid].file, fn.calls[idx].line, frozenset(inside)))
