@@ -68,3 +68,31 @@ def test_the_call_graph_has_every_resolved_call_and_parameter_candidate_once_in_
     assert list(program.callers_by_name["fn"]) == [(fid["foo_apply"], 0)]
     # by name, built when first asked
     assert program.by_name["foo_a"] == [fid["foo_a"]] and "fn" not in program.by_name
+
+
+def test_targets_of_a_function_read_as_a_dict_in_call_order(tree):
+    """Program.targets holds one CallTargets per function, a flat tuple read
+    as the dict {call index: its targets}, in call order; the functions that
+    resolve no call share one empty one."""
+    from fencecheck.analyzer.link import NO_TARGETS, CallTargets
+    root = tree({
+        "drivers/gpu/drm/foo/foo_targets.c": """
+            void foo_b(void) { }
+            void foo_c(void) { }
+            void foo_a(void) { unknown(); foo_c(); unknown(); foo_b(); foo_c(); }
+            void foo_none(void) { unknown(); }
+        """,
+    })
+    program = scan(["drivers"], root, Config(), jobs=1).program
+    fid = {f.fn.name: f.id for f in program.funcs}
+    targets = program.targets[fid["foo_a"]]
+    expected = {1: (fid["foo_c"],), 3: (fid["foo_b"],), 4: (fid["foo_c"],)}
+    assert isinstance(targets, CallTargets)
+    assert dict(targets.items()) == expected and list(targets) == list(targets.keys()) == [1, 3, 4]
+    assert list(targets.values()) == list(expected.values()) and len(targets) == 3 and targets
+    assert targets[3] == targets.get(3) == (fid["foo_b"],) and 3 in targets
+    assert 0 not in targets and 2 not in targets and targets.get(0) is None and targets.get(2, ()) == ()
+    with pytest.raises(KeyError):
+        targets[2]
+    assert program.call_targets(fid["foo_a"], 4) == (fid["foo_c"],) and program.call_targets(fid["foo_a"], 0) == ()
+    assert program.targets[fid["foo_none"]] is program.targets[fid["foo_b"]] is NO_TARGETS and not NO_TARGETS

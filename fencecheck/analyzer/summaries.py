@@ -209,7 +209,14 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
         # Only API calls and calls with targets can place anything, in call order.
         api_here = verdicts.get(fid)
         fn_targets = targets_of[fid]
-        for idx in sorted(api_here.keys() | fn_targets.keys()) if api_here else fn_targets:
+        if api_here:
+            # an API call is judged, never followed: its targets go unread
+            with_api = dict.fromkeys(api_here, ())
+            with_api.update(fn_targets.items())
+            calls_in_order = sorted(with_api.items())
+        else:
+            calls_in_order = fn_targets.items()
+        for idx, targets in calls_in_order:
             if api_here and idx in api_here:
                 if idx in exempt or (fid, idx) in s.sites:
                     continue
@@ -221,7 +228,6 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
                 elif isinstance(verdict, ParamFlow):
                     changed |= add_param(fid, verdict.index, ParamSink(idx))
                 continue
-            targets = fn_targets[idx]
             if fid not in targets and fresh.isdisjoint(targets) or idx in exempt:
                 continue
             # judged again only through the targets that changed (and the
