@@ -19,7 +19,7 @@ from .config import Config
 from .cache import FactsCache, code_version, content_hash, last_of_each_shard, short_hash
 from .discover import Discovery, Skipped, SourceFile, discover
 from .extract import extract_source
-from .facts import FileFacts, decode, encode
+from .facts import FileFacts, SharedValues, decode, encode
 from ..rules import held_lock
 from .link import Program, link
 from .locks import find_inversions
@@ -142,10 +142,10 @@ def analysed_digest(entry: tuple) -> str:
     return content_hash(marshal.dumps(entry[:-1] if entry[0] == "F" else entry, 2))
 
 
-def _from_entry(rel: str, entry: tuple) -> FileFacts | Skipped:
+def _from_entry(rel: str, entry: tuple, skeletons: SharedValues | None = None) -> FileFacts | Skipped:
     if entry[0] == "S":
         return Skipped(rel, entry[1], entry[2])
-    return decode((rel,) + tuple(entry[1:]))
+    return decode((rel,) + tuple(entry[1:]), skeletons)
 
 
 def _extract_batch(batch: list[tuple[str, str]]) -> list[tuple[str, str, bytes] | Skipped]:
@@ -193,11 +193,12 @@ def load_facts(files: list[SourceFile], check: CacheCheck, fresh: dict[str, File
     out = dict(fresh)
     lost = []
     by_rel = {f.rel: f for f in files}
+    skeletons = SharedValues()
     for rel, entry in cache.entries(check.hashes):
         if entry is None:       # the index knew the file but its shard did not
             lost.append(by_rel[rel])
         else:
-            out[rel] = _from_entry(rel, entry)
+            out[rel] = _from_entry(rel, entry, skeletons)
     out.update(extract_files(lost, jobs, cache))
     return [out[f.rel] for f in files]
 
@@ -206,13 +207,14 @@ def extract_files(todo: list[SourceFile], jobs: int, cache: FactsCache, progress
     """Facts of the files to read, each stored in the cache as it comes in."""
     out: dict[str, FileFacts | Skipped] = {}
     last = last_of_each_shard(f.rel for f in todo)
+    skeletons = SharedValues()
     for f, result in zip(todo, _extracted([(f.rel, f.abs) for f in todo], jobs, progress)):
         if isinstance(result, Skipped):
             out[f.rel] = result
         else:
             digest, analysed, entry = result
             cache.store(f.rel, f.stat, digest, analysed, entry)
-            out[f.rel] = _from_entry(f.rel, entry)
+            out[f.rel] = _from_entry(f.rel, entry, skeletons)
         if f.rel in last:
             cache.settle(f.rel)
     return out
