@@ -28,7 +28,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..rules import framework
@@ -230,7 +230,7 @@ class CallTargets(tuple):
 
     @classmethod
     def of(cls, targets: dict[int, tuple[int, ...]]) -> "CallTargets":
-        return cls([x for idx in sorted(targets) for x in (idx, targets[idx])]) if targets else NO_TARGETS
+        return cls(chain.from_iterable(sorted(targets.items()))) if targets else NO_TARGETS
 
     def keys(self) -> tuple[int, ...]:
         return tuple.__getitem__(self, slice(0, None, 2))
