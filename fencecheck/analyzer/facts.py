@@ -36,8 +36,9 @@ class Call:
     or container_of, ``?`` unknown) followed by field names.  Calls through an
     array of function pointers carry ``array``.  Those two are MemberCalls
     (``Call.of`` picks the class): a direct call reads their three fields as
-    class attributes, with no slot for them.  All but 1% of a whole tree's 4.2
-    million calls are direct, and three slots fewer each is 100 MB.
+    class attributes, with no slot for them: all but 1% of a whole tree's 4.2
+    million calls are direct.  Decoded facts hold none of these: ``Calls``
+    makes them when asked.
     """
     callee: str
     line: int
@@ -212,7 +213,8 @@ class FileFacts:
     structs: dict[str, dict[str, str]] = field(default_factory=dict)   # struct -> field -> type
     typedefs: dict[str, str] = field(default_factory=dict)
     globals: dict[str, str] = field(default_factory=dict)              # file-scope variable -> type
-    file_calls: list[Call] = field(default_factory=list)               # calls at file scope (DEFINE_* macros)
+    # calls at file scope (DEFINE_* macros): a list while extracting, Calls once decoded
+    file_calls: list[Call] | Calls = field(default_factory=list)
     includes: tuple[str, ...] = ()
     error_lines: int = 0                         # lines covered by tree-sitter ERROR nodes
     lines: int = 0
@@ -241,17 +243,8 @@ class SharedValues(dict):
         return value
 
 
-def _call(c: Call, shared: SharedValues) -> tuple:
-    """A file-scope call: (callee, line, col, args), and for a MemberCall
-    its field, receiver and array too."""
-    direct = (intern(c.callee), c.line, c.col, shared[tuple(map(intern, c.args))])
-    if not (c.field or c.receiver or c.array):
-        return direct
-    return direct + (intern(c.field), tuple(map(intern, c.receiver)), intern(c.array))
-
-
 def _calls(calls: list[Call] | Calls, shared: SharedValues) -> tuple:
-    """A function's calls as the tuple Calls is (see there)."""
+    """A function's (or a file scope's) calls as the tuple Calls is (see there)."""
     positions = struct.pack(f"<{2 * len(calls)}I", *[n for c in calls for n in (c.line, c.col)])
     members = {i: (intern(c.field), tuple(map(intern, c.receiver)), intern(c.array))
                for i, c in enumerate(calls) if c.field or c.receiver or c.array}
@@ -276,7 +269,7 @@ def encode(f: FileFacts) -> tuple:
           tuple(map(intern, b.receiver)), intern(b.function)) for b in f.bindings],
         {intern(name): _interned(fields) for name, fields in f.structs.items()},
         _interned(f.typedefs), _interned(f.globals),
-        [_call(c, s) for c in f.file_calls],
+        _calls(f.file_calls, s),
         tuple(map(intern, f.includes)), f.error_lines, f.lines,
     )
 
@@ -295,5 +288,5 @@ def decode(t: tuple, skeletons: SharedValues | None = None) -> FileFacts:
                    for name, line, end_line, col, static, inline, ret, params, locals_, calls, body in functions],
         bindings=[Binding(*b) for b in bindings],
         structs=structs, typedefs=typedefs, globals=globals_,
-        file_calls=[Call.of(*c) for c in file_calls], includes=tuple(includes),
+        file_calls=Calls(file_calls) if len(file_calls) > 2 else NO_CALLS, includes=tuple(includes),
         error_lines=error_lines, lines=lines)
