@@ -712,7 +712,10 @@ class Linker:
                                                       unit_of(file)))
 
         edges: list[tuple[int, tuple[int, ...]]] = []     # (caller, callees), in the graph's order
-        targets: list[dict[int, tuple[int, ...]]] = [{} for _ in self.funcs]
+        # made in call order, which the walks rely on for their order of visits
+        targets: list[CallTargets] = [NO_TARGETS] * len(self.funcs)
+        # what the passes after the one over every call add to some calls' targets
+        added: dict[int, dict[int, tuple[int, ...]]] = defaultdict(dict)
         # callee name -> its call sites, appended to in the loop below
         callers_by_name: dict[str, CallSites] = {}
         param_callbacks: list[tuple[int, int, int]] = []   # (fid, call idx, param index)
@@ -738,6 +741,7 @@ class Linker:
             fid = fref.id
             pnames = {p: i for i, (p, _) in enumerate(fn.params)}
             out_edges: list[int] = []
+            found_by_call: list = []        # (call, its targets, call, its targets, ...)
             calls = fn.calls
             for idx, callee in enumerate(calls.callees()):
                 found: tuple[int, ...] = ()
@@ -775,8 +779,10 @@ class Linker:
                     elif array:
                         found = tuple(dict.fromkeys(array_init.get((fref.file, array), ())))
                 if found:
-                    targets[fid][idx] = found
+                    found_by_call += (idx, found)
                     out_edges.extend(found)
+            if found_by_call:
+                targets[fid] = CallTargets(found_by_call)
             # each target once (a function calls the same ones over and over), in call order
             if out_edges:
                 edges.append((fid, tuple(dict.fromkeys(out_edges))))
@@ -830,7 +836,7 @@ class Linker:
         for fid, idx, fname in field_of_param:
             passed = tuple(sorted(stored_fields.get((self.funcs[fid].unit, fname), ())))
             if passed:
-                targets[fid][idx] = passed
+                added[fid][idx] = passed
                 edges.append((fid, passed))
 
         # Waiting for a work item runs its function (flush_work & co).
@@ -847,11 +853,12 @@ class Linker:
             key = self.member_key(c.args[arg_i], fref)
             found = tuple(dict.fromkeys(work_by_field.get((fref.unit, key), ()))) if key else ()
             if found:
-                targets[fid][idx] = targets[fid].get(idx, ()) + found
+                added[fid][idx] = added[fid].get(idx, targets[fid].get(idx, ())) + found
                 edges.append((fid, found))
-
-        # in call order, which the walks rely on for their order of visits
-        targets = [CallTargets.of(calls) for calls in targets]
+        for fid, extra in added.items():
+            merged = dict(targets[fid].items())
+            merged.update(extra)
+            targets[fid] = CallTargets.of(merged)
         program = Program(self.funcs, _call_graph(len(self.funcs), edges), targets, dict(bound), registrations,
                           callers_by_name, param_calls, self.file_facts,
                           self.resolve_name, self.type_of_chain)
