@@ -762,7 +762,9 @@ class Linker:
                     if callee in hop_names:
                         found += self._hops(fref, calls[idx], bound)
                 else:
-                    field, receiver, array = calls.member(idx)
+                    # a call with no name and no member: a name tree-sitter
+                    # recovered as missing (zero width) in a misparse
+                    field, receiver, array = calls.member(idx) or ("", (), "")
                     if field:
                         t = self.type_of_chain(receiver, fref, fref.file)
                         if t:
