@@ -21,6 +21,7 @@ from __future__ import annotations
 import marshal
 import struct
 from dataclasses import dataclass, field
+from itertools import islice
 from sys import intern
 from typing import ClassVar
 
@@ -84,45 +85,59 @@ class Binding:
     function: str = ""
 
 
-class Locals(tuple):
-    """A function's local variables, name -> (type, initializer text), as
-    one flat tuple (name, value, name, value, ...: how ``encode`` writes
-    them) read like that dict: ``get``, ``[name]``, ``in``, ``len``,
-    iteration and ``items``.  Decoded facts hold these: a dict per function
-    took 118 MB of a whole tree's facts, these 49 MB, and the third of its
-    functions that have none share one."""
+class FlatDict(tuple):
+    """A small frozen dict as one flat tuple (key, value, key, value, ...),
+    read like the dict: ``get``, ``[key]``, ``in``, ``len``, iteration,
+    ``keys``, ``values`` and ``items``.  A dict per function costs a whole
+    tree over twice the memory.  No key may equal a value (the subclasses'
+    keys are names or ints, their values tuples): a key is then found by one
+    scan of the tuple, in C."""
     __slots__ = ()
 
-    def _names(self) -> tuple[str, ...]:
+    def keys(self) -> tuple:
         return tuple.__getitem__(self, slice(0, None, 2))
 
-    def get(self, name: str, default=None):
-        try:
-            at = self._names().index(name)
-        except ValueError:
-            return default
-        return tuple.__getitem__(self, 2 * at + 1)
-
-    def __getitem__(self, name: str) -> tuple[str, str]:
-        found = self.get(name, _ABSENT)
-        if found is _ABSENT:
-            raise KeyError(name)
-        return found
-
-    def __contains__(self, name) -> bool:
-        return name in self._names()
-
-    def __len__(self) -> int:
-        return tuple.__len__(self) // 2
-
-    def __iter__(self):
-        return iter(self._names())
+    def values(self) -> tuple:
+        return tuple.__getitem__(self, slice(1, None, 2))
 
     def items(self):
-        return zip(self._names(), tuple.__getitem__(self, slice(1, None, 2)))
+        # one iterator read twice a step: (key, value) pairs, nothing copied
+        flat = tuple.__iter__(self)
+        return zip(flat, flat)
+
+    def get(self, key, default=None):
+        try:
+            return tuple.__getitem__(self, tuple.index(self, key) + 1)
+        except ValueError:
+            return default
+
+    def __getitem__(self, key):
+        found = self.get(key, _ABSENT)
+        if found is _ABSENT:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key) -> bool:
+        return tuple.__contains__(self, key)
+
+    def __len__(self) -> int:
+        return tuple.__len__(self) >> 1
+
+    def __iter__(self):
+        return islice(tuple.__iter__(self), 0, None, 2)
 
 
-_ABSENT = object()      # what Locals[name] asks get() for: no local's value is it
+_ABSENT = object()      # what FlatDict[key] asks get() for: no value is it
+
+
+class Locals(FlatDict):
+    """A function's local variables, name -> (type, initializer text), once
+    decoded (how ``encode`` writes them): a dict per function took 118 MB of
+    a whole tree's facts, these 49 MB, and the third of its functions that
+    have none share one."""
+    __slots__ = ()
+
+
 NO_LOCALS = Locals()
 
 
@@ -149,8 +164,7 @@ class Calls(tuple):
         if not 0 <= i < n:
             raise IndexError("call index out of range")
         line, col = _POSITION.unpack_from(tuple.__getitem__(self, 0), 8 * i)
-        members = tuple.__getitem__(self, 1)
-        member = members.get(i) if members else None
+        member = self.member(i)
         callee, args = tuple.__getitem__(self, 2 + 2 * i), tuple.__getitem__(self, 3 + 2 * i)
         return Call(callee, line, col, args) if member is None else MemberCall(callee, line, col, args, *member)
 

@@ -28,11 +28,11 @@ from array import array
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import chain
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..rules import framework
-from .facts import Binding, Call, FileFacts, Function
+from .facts import Binding, Call, FileFacts, FlatDict, Function
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -219,51 +219,14 @@ class TargetsWithin(dict):
 _NO_DATA: dict = {}
 
 
-
-class CallTargets(tuple):
-    """One function's {call index: its targets}, in call order, as one flat
-    tuple (index, targets, index, targets, ...) read like that dict: ``get``,
-    ``[index]``, ``in``, ``len``, iteration, ``keys``, ``values`` and
-    ``items``.  A whole tree's 1.1 million dicts took 163 MB, these 62 MB;
-    most hold a few calls, and finding one by a scan in C is as fast."""
+class CallTargets(FlatDict):
+    """One function's {call index: its targets}, in call order: a whole
+    tree's 1.1 million dicts took 163 MB, these 62 MB; most hold a few calls."""
     __slots__ = ()
 
     @classmethod
     def of(cls, targets: dict[int, tuple[int, ...]]) -> "CallTargets":
         return cls(chain.from_iterable(sorted(targets.items()))) if targets else NO_TARGETS
-
-    def keys(self) -> tuple[int, ...]:
-        return tuple.__getitem__(self, slice(0, None, 2))
-
-    def values(self) -> tuple[tuple[int, ...], ...]:
-        return tuple.__getitem__(self, slice(1, None, 2))
-
-    def items(self):
-        # one iterator read twice a step: (index, targets) pairs, nothing copied
-        flat = tuple.__iter__(self)
-        return zip(flat, flat)
-
-    def get(self, idx: int, default=None):
-        # the targets are tuples: only an index equals an int
-        try:
-            return tuple.__getitem__(self, tuple.index(self, idx) + 1)
-        except ValueError:
-            return default
-
-    def __getitem__(self, idx: int) -> tuple[int, ...]:
-        found = self.get(idx)
-        if found is None:
-            raise KeyError(idx)
-        return found
-
-    def __contains__(self, idx) -> bool:
-        return tuple.__contains__(self, idx)
-
-    def __len__(self) -> int:
-        return tuple.__len__(self) >> 1
-
-    def __iter__(self):
-        return islice(tuple.__iter__(self), 0, None, 2)
 
 
 # the fifth of a whole tree's functions that resolve no call share it
