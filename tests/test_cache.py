@@ -91,7 +91,7 @@ def test_loading_keeps_no_shard_it_is_done_with(tree, tmp_path):
         loaded_while_reading.append(len(cache.shards))
     assert loaded_while_reading == [1, 1, 1, 1] and cache.shards == {}     # bar/, then foo/ alone
     bar = next(f for f in found.files if f.rel.endswith("bar.c"))
-    cache.store(bar.rel, bar.stat, hashes[bar.rel], "?", ("S", "no-code", ""))     # unsaved
+    cache.store(bar.rel, bar.stamp, hashes[bar.rel], "?", ("S", "no-code", ""))     # unsaved
     list(cache.entries(hashes))
     assert len(cache.shards) == 1
 

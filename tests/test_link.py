@@ -96,3 +96,34 @@ def test_targets_of_a_function_read_as_a_dict_in_call_order(tree):
         targets[2]
     assert program.call_targets(fid["foo_a"], 4) == (fid["foo_c"],) and program.call_targets(fid["foo_a"], 0) == ()
     assert program.targets[fid["foo_none"]] is program.targets[fid["foo_b"]] is NO_TARGETS and not NO_TARGETS
+
+
+def test_assignments_bind_through_their_own_files_function_and_link_consumes_the_bindings(tree):
+    """An assignment `x->field = fn` takes the receiver's type from the
+    function it is made in, looked up in its own file (two files define a
+    function of the same name, with receivers of different types).  Link
+    consumes what it alone reads: the files' bindings, struct fields and
+    typedefs are empty after it, and what they said is in Program.bound."""
+    from fencecheck.analyzer.link import link
+    from fencecheck.analyzer.pipeline import read_and_extract
+    sources = {
+        "drivers/gpu/drm/foo/foo_a.c": """
+            struct foo_ops { void (*run)(void); };
+            struct foo_a { struct foo_ops *ops; };
+            static void foo_a_run(void) { }
+            static void setup(struct foo_a *x) { x->ops->run = foo_a_run; }
+        """,
+        "drivers/gpu/drm/foo/foo_b.c": """
+            struct bar_ops { void (*run)(void); };
+            struct foo_b { struct bar_ops *ops; };
+            static void foo_b_run(void) { }
+            static void setup(struct foo_b *y) { y->ops->run = foo_b_run; }
+        """,
+    }
+    root = tree(sources)
+    files = [read_and_extract(rel, f"{root}/{rel}") for rel in sources]
+    assert all(f.bindings and f.structs for f in files)
+    program = link(files)
+    bound = {key: sorted(program.funcs[b.fid].fn.name for b in found) for key, found in program.bound.items()}
+    assert bound[("foo_ops", "run")] == ["foo_a_run"] and bound[("bar_ops", "run")] == ["foo_b_run"]
+    assert all(not f.bindings and not f.structs and not f.typedefs for f in files)

@@ -95,11 +95,11 @@ class FactsCache:
         cache.index = index if index is not None else {}
         return cache
 
-    def known_hash(self, rel: str, st: os.stat_result) -> str | None:
-        """The content hash of an unchanged file, without reading it."""
+    def known_hash(self, rel: str, stamp: tuple[int, int]) -> str | None:
+        """The content hash of an unchanged file (same mtime and size), without reading it."""
         self.seen.add(rel)
         known = self.index.get(rel)
-        if known and known[0] == st.st_mtime_ns and known[1] == st.st_size:
+        if known and known[0] == stamp[0] and known[1] == stamp[1]:
             return known[2]
         return None
 
@@ -128,11 +128,11 @@ class FactsCache:
             if rel in last and shard not in self.dirty_shards:
                 self.shards.pop(shard, None)
 
-    def store(self, rel: str, st: os.stat_result, digest: str, analysed: str, entry: tuple) -> None:
+    def store(self, rel: str, stamp: tuple[int, int], digest: str, analysed: str, entry: tuple) -> None:
         self.seen.add(rel)
         shard = _shard_of(rel)
         self._shard(shard)[rel] = (digest, entry)
-        self.index[rel] = (st.st_mtime_ns, st.st_size, digest, analysed, entry[-1] if entry[0] == "F" else 0)
+        self.index[rel] = (stamp[0], stamp[1], digest, analysed, entry[-1] if entry[0] == "F" else 0)
         self.dirty_shards.add(shard)
         self.index_changed = True
 

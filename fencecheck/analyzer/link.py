@@ -431,6 +431,11 @@ class Linker:
         self.files = sorted(files, key=lambda f: f.path)
         self.arch = "arch/" + arch
         self.types = _Types(self.files)
+        # merged into self.types, the files' own are read no more: freed
+        # before the call graph is built, which reuses their memory
+        for facts in self.files:
+            facts.structs = {}
+            facts.typedefs = {}
         self.funcs: list[FuncRef] = []
         self.statics_of_file: dict[str, dict[str, int]] = {}     # file -> its static functions by name
         self.header_statics: dict[str, list[int]] = defaultdict(list)
@@ -438,6 +443,8 @@ class Linker:
         self.file_facts = {f.path: f for f in self.files}
         self.builds: list[str] = []                  # per function id: build_of its file
         self.file_builds: dict[str, str] = {}
+        self.first_function: dict[str, int] = {}     # file -> id of its first function
+        self._functions_of_file: tuple[str, dict[str, FuncRef]] = ("", {})   # the last file asked for
         # caller's build -> name -> (definitions, whether they are header statics);
         # nested, not keyed by pairs: the two pair-keyed look-ups, a tuple made
         # for each, were a tenth of linking's samples on a whole tree
@@ -454,6 +461,7 @@ class Linker:
     # -- indexing ---------------------------------------------------------
     def index(self) -> None:
         for facts in self.files:
+            self.first_function[facts.path] = len(self.funcs)
             unit = unit_of(facts.path)
             build = self.file_builds[facts.path] = build_of(facts.path)
             # other files' calls never resolve into code that is not entered
@@ -627,10 +635,22 @@ class Linker:
                     if i < len(c.args):
                         yield struct, fname, Binding(struct, (fname,), c.args[i].strip(), c.line, var=var), facts.path
 
-    def binding_struct(self, b: Binding, file: str, func_by_file_name: dict[tuple[str, str], FuncRef]) -> str:
+    def function_in(self, file: str, name: str) -> FuncRef | None:
+        """The definition of ``name`` in ``file`` (the last, if several).
+        Asked file by file, so one file's table is kept: a table of the
+        whole tree was 700,000 keys made for a few bindings each."""
+        known, by_name = self._functions_of_file
+        if known != file:
+            first = self.first_function.get(file, 0)
+            count = len(self.file_facts[file].functions) if file in self.file_facts else 0
+            by_name = {f.fn.name: f for f in self.funcs[first:first + count]}
+            self._functions_of_file = (file, by_name)
+        return by_name.get(name)
+
+    def binding_struct(self, b: Binding, file: str) -> str:
         """The struct type whose field an assignment or initializer binds ("" if unknown)."""
         if b.receiver:      # assignment `x->f = fn`
-            return self.type_of_chain(b.receiver, func_by_file_name.get((file, b.function)), file)
+            return self.type_of_chain(b.receiver, self.function_in(file, b.function), file)
         t = self.types.canon(b.struct)
         for fname in b.path[:-1]:
             if fname == "[]":
@@ -647,20 +667,19 @@ class Linker:
         # param_stores[(fid, param index)] -> fields the parameter is stored into (in fid's body)
         param_stores: dict[tuple[int, int], list[str]] = defaultdict(list)
         registrations: list[Registration] = []
-        func_by_file_name = {(f.file, f.fn.name): f for f in self.funcs}
         for struct, fname, b, file in self.bindings():
             if _is_test_code(file):
                 continue
             targets = self.resolve_name(b.target, file)
             if not targets:
-                fref = func_by_file_name.get((file, b.function))
+                fref = self.function_in(file, b.function)
                 if fref is not None:
                     for i, (pname, _) in enumerate(fref.fn.params):
                         if pname == b.target:
                             param_stores[(fref.id, i)].append(fname)
                 continue
             if struct is None:
-                struct = self.binding_struct(b, file, func_by_file_name)
+                struct = self.binding_struct(b, file)
             for fid in targets:
                 bf = BoundFunction(fid, struct, fname, file, b.line, b.var)
                 bound[(struct, fname)].append(bf)
@@ -673,6 +692,10 @@ class Linker:
                 if kind:
                     registrations.append(Registration(fid, kind, "." + fname, file, b.line, fname,
                                                       unit_of(file)))
+        # what they bind is in `bound` now: freed before the call graph is
+        # built, which then reuses their memory (a fifth of a whole tree's facts)
+        for facts in self.files:
+            facts.bindings = []
 
         edges: list[tuple[int, tuple[int, ...]]] = []     # (caller, callees), in the graph's order
         # made in call order, which the walks rely on for their order of visits
@@ -907,4 +930,8 @@ def _is_test_code(path: str) -> bool:
 
 
 def link(files: list[FileFacts], arch: str = framework.DEFAULT_ARCH) -> Program:
+    """The program of ``files``, whose bindings, struct fields and typedefs
+    it consumes: what they say is in the program (``bound``, its merged
+    types), and they are freed as soon as read, so that the call graph
+    reuses their memory rather than adding to the scan's peak."""
     return Linker(files, arch).link()

@@ -170,7 +170,7 @@ def check_cache(files: list[SourceFile], cache: FactsCache) -> CacheCheck:
     hashed anyway, and one that has vanished is counted when it is read."""
     check = CacheCheck({}, [])
     for f in files:
-        digest = cache.known_hash(f.rel, f.stat)
+        digest = cache.known_hash(f.rel, f.stamp)
         if digest is None:
             check.todo.append(f)
         else:
@@ -213,7 +213,7 @@ def extract_files(todo: list[SourceFile], jobs: int, cache: FactsCache, progress
             out[f.rel] = result
         else:
             digest, analysed, entry = result
-            cache.store(f.rel, f.stat, digest, analysed, entry)
+            cache.store(f.rel, f.stamp, digest, analysed, entry)
             out[f.rel] = _from_entry(f.rel, entry, skeletons)
         if f.rel in last:
             cache.settle(f.rel)
@@ -240,14 +240,7 @@ def _extracted(work: list[tuple[str, str]], jobs: int, progress):
 
 def analyse(facts: list[FileFacts], config: Config) -> tuple[list[Finding], Program, int]:
     """Link, mark contexts and sinks, and find the forbidden paths."""
-    program = link(facts, config.arch)
-    # Bindings, struct fields and typedefs are read by link alone (program.bound
-    # and its merged types hold what they say), and are a fifth of a whole
-    # tree's facts: freed, they make room for the analysis.
-    for file_facts in facts:
-        file_facts.bindings = []
-        file_facts.structs = {}
-        file_facts.typedefs = {}
+    program = link(facts, config.arch)     # which frees the facts only it reads
     entries = []
     for ctx_rule in rule_registry.context_rules(config):
         entries.extend(ctx_rule.find(program, config))

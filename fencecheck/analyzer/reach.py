@@ -264,16 +264,20 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
                 targets = program.passed_function(state[1], state[2], pidx) if state.__class__ is tuple else ()
             # Which targets outside the entry's unit are followed: with FOLLOW,
             # a parameter's function and definitions of the called name
-            # (not ops, tables and hops); with FOLLOW_HOME alone, none.
+            # (not ops, tables and hops); with FOLLOW_HOME alone, none.  The
+            # name is read when a target lies outside: most lie inside.
             if not action & FOLLOW:
                 outside = None
             elif pidx is None:
-                outside = calls.callee(idx)
+                outside = _UNREAD
             else:
                 outside = _ANY
             for g in targets:
-                if units[g] != home and outside is not _ANY and names[g] != outside:
-                    continue
+                if units[g] != home and outside is not _ANY:
+                    if outside is _UNREAD:
+                        outside = calls.callee(idx)
+                    if names[g] != outside:
+                        continue
                 # `within` dropped the other calls' targets already; not a parameter's
                 if g not in inside or keep is not None and not keep(g):
                     continue
@@ -290,6 +294,7 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
 
 
 _ANY = object()
+_UNREAD = object()
 
 
 def _with_targets(fn_targets: dict[int, tuple[int, ...]], n_calls: int):
