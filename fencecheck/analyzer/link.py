@@ -716,8 +716,8 @@ class Linker:
         not_followed = framework.DEFERRAL_APIS | framework.NOT_ENTERED
         hop_names = set(framework.OPS_HOPS) | set(framework.CALLBACK_ARG_HOPS)
         # The same names are called all over a file: resolve each once per file
-        # (functions come file by file).
-        resolved_in_file: dict[str, tuple[int, ...]] = {}
+        # (functions come file by file); a name not followed is marked so.
+        resolved_in_file: dict[str, tuple[int, ...] | None] = {}
         file = None
         for fref in self.funcs:
             fn = fref.fn
@@ -737,14 +737,16 @@ class Linker:
                         sites = callers_by_name[callee] = CallSites("i")
                     sites.append(fid)
                     sites.append(idx)
-                    if callee in not_followed:
+                    if callee in resolved_in_file:
+                        found = resolved_in_file[callee]
+                    else:
+                        found = resolved_in_file[callee] = (
+                            None if callee in not_followed else self.resolve_name(callee, file))
+                    if found is None:
                         continue
                     if callee in pnames and not fn.locals.get(callee):
                         param_callbacks.append((fid, idx, pnames[callee]))
                         continue
-                    found = resolved_in_file.get(callee)
-                    if found is None:
-                        found = resolved_in_file[callee] = self.resolve_name(callee, file)
                     if callee in hop_names:
                         found += self._hops(fref, calls[idx], bound)
                 else:
