@@ -84,16 +84,18 @@ def _step_json(s: Step) -> dict:
 def json_chunks(result: ScanResult) -> Iterator[str]:
     """One line, as json.dumps would write the document; `jq .` pretty-prints.
     Findings are encoded one at a time, a chunk each, and each distinct step
-    once: a whole tree's paths repeat 14,000 steps 600,000 times."""
-    encoded_steps: dict[Step, str] = {}
+    once: a whole tree's paths repeat 14,000 steps 600,000 times.  Steps
+    are known by identity (a result shares equal steps, and hashing a Step
+    is Python code), each kept with its text so that no id is reused."""
+    encoded_steps: dict[int, tuple[Step, str]] = {}
 
     def steps(seq) -> str:
         out = []
         for st in seq:
-            text = encoded_steps.get(st)
-            if text is None:
-                text = encoded_steps[st] = json.dumps(_step_json(st))
-            out.append(text)
+            known = encoded_steps.get(id(st))
+            if known is None:
+                known = encoded_steps[id(st)] = (st, json.dumps(_step_json(st)))
+            out.append(known[1])
         return "[" + ", ".join(out) + "]"
 
     def finding(f: Finding) -> str:
