@@ -146,9 +146,10 @@ def _consider(root: str, path: str, files: dict, skipped: list, named: bool = Fa
         return
     # One entry per real file, named by its real path: a file reached through
     # several symlinks is scanned once, under the same name every time.
+    stamp = (st.st_mtime_ns, st.st_size)
     if real:
-        files.setdefault(rel, SourceFile(rel, path, (st.st_mtime_ns, st.st_size)))
+        files.setdefault(rel, SourceFile(rel, path, stamp))
         return
     real_path = os.path.realpath(path)
     real_rel = _rel(root, real_path)
-    files.setdefault(real_rel, SourceFile(real_rel, real_path, (st.st_mtime_ns, st.st_size)))
+    files.setdefault(real_rel, SourceFile(real_rel, real_path, stamp))

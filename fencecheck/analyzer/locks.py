@@ -136,7 +136,11 @@ def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int
         spec = data.SCOPED.get(callee)
         if spec is None or spec[0] >= len(args):
             return None
-        kind = args[0] if callee != "guard()" else (calls.args(i - 1)[0] if i and calls.args(i - 1) else "")
+        if callee != "guard()":
+            kind = args[0]
+        else:       # `guard(mutex)(&l)`: the lock type is the argument of the call before
+            before = calls.args(i - 1) if i else ()
+            kind = before[0] if before else ""
         if kind.strip() in data.NOT_LOCKS:
             return None
         cls = lock_class(program, fid, args[spec[0]])
