@@ -229,8 +229,9 @@ def test_decoded_skeleton_reads_as_extracted():
 
 
 def test_equal_values_decode_as_one_object():
-    """Equal argument lists, parameter lists and locals of a file come back
-    from the cache as one object each; every value is as extracted."""
+    """Equal argument lists (across files: one interned string), parameter
+    lists and locals of a file come back from the cache as one object each;
+    every value is as extracted."""
     import marshal
     from fencecheck.analyzer.facts import NO_CALLS, NO_LOCALS, Locals, decode, encode
     src = "\n" * 300 + """int a(struct drm_device *dev, int flags)
@@ -249,7 +250,7 @@ int b(struct drm_device *dev, int flags)
     first = decode(marshal.loads(marshal.dumps(encode(extract_source("x.c", src.encode())))))
     a, b = first.functions
     assert a.params is b.params and a.locals["ret"] is b.locals["ret"]
-    assert a.calls[0].args is b.calls[0].args is a.calls.args(0)
+    assert tuple.__getitem__(a.calls, 3) is tuple.__getitem__(b.calls, 3) and a.calls.args(0) == ("dev",)
     extracted = facts(src)
     assert [(f.params, dict(f.locals.items()), [(c.callee, c.line, c.col, c.args) for c in f.calls])
             for f in first.functions] == \
@@ -317,3 +318,6 @@ def test_decoded_calls_read_as_the_calls_extracted():
     assert [calls.args(i) for i in range(4)] == [c.args for c in extracted]
     assert calls.member(0) is None and calls.member(3) is None
     assert calls.member(1) == ("submit", ("v:dev", "ops"), "") and calls.member(2) == ("", (), "foo_handlers")
+    # a NUL byte in an argument's text is no separator between arguments
+    nul = decode(encode(extract_source("a.c", b'void f(int x)\n{\n\tfoo("a\\0b", x); foo("a\0b", x);\n}\n')))
+    assert [nul.functions[0].calls.args(i) for i in range(2)] == [('"a\\0b"', "x"), ('"a b"', "x")]

@@ -147,9 +147,10 @@ class Calls(tuple):
     flat tuple, (positions, members, callee, args, callee, args, ...):
     positions is bytes of (line, col) pairs, little-endian uint32; members
     the (field, receiver, array) of each call through a struct field or an
-    array (1% of all, by call index; None when there are none).  A Call
-    object each made a whole tree's 4.2 million calls 313 MB, these are
-    157 MB.  What the analysis reads of every call, its callee and its
+    array (1% of all, by call index; None when there are none); args the
+    call's argument texts joined by ARG_SEPARATOR, one interned string.  A
+    Call object each made a whole tree's 4.2 million calls 313 MB, these
+    are 157 MB.  What the analysis reads of every call, its callee and its
     arguments, ``callee(i)``, ``callees()`` and ``args(i)`` read without
     making a Call."""
     __slots__ = ()
@@ -165,7 +166,7 @@ class Calls(tuple):
             raise IndexError("call index out of range")
         line, col = _POSITION.unpack_from(tuple.__getitem__(self, 0), 8 * i)
         member = self.member(i)
-        callee, args = tuple.__getitem__(self, 2 + 2 * i), tuple.__getitem__(self, 3 + 2 * i)
+        callee, args = tuple.__getitem__(self, 2 + 2 * i), self.args(i)
         return Call(callee, line, col, args) if member is None else MemberCall(callee, line, col, args, *member)
 
     def __iter__(self):
@@ -178,7 +179,8 @@ class Calls(tuple):
         return tuple.__getitem__(self, 2 + 2 * i)
 
     def args(self, i: int) -> tuple[str, ...]:
-        return tuple.__getitem__(self, 3 + 2 * i)
+        joined = tuple.__getitem__(self, 3 + 2 * i)
+        return tuple(joined.split(ARG_SEPARATOR)) if joined else ()
 
     def callees(self) -> tuple[str, ...]:
         """Every call's callee, in call order ("" for calls through a field or an array)."""
@@ -191,6 +193,12 @@ class Calls(tuple):
 
 
 _POSITION = struct.Struct("<II")
+# Between a call's argument texts, as Calls keeps them: no C source text
+# holds it (an argument that does has it written as a space).  One string
+# per argument list, interned, is a whole tree's 1.9 million distinct lists
+# in 166 MB; tuples of interned strings were 275 MB.  A call whose one
+# argument is empty (a parser's MISSING node) reads as one with none.
+ARG_SEPARATOR = "\0"
 NO_CALLS = Calls((b"", None))
 
 
@@ -240,13 +248,14 @@ class FileFacts:
 # and types of parameters, locals, struct fields and globals, binding
 # targets, included headers) are interned: marshal keeps them interned
 # through the worker transfer and the cache, so a whole tree holds one
-# "GFP_KERNEL", not a hundred thousand.  Equal argument lists, parameter
-# lists and locals of one file are one tuple, which marshal writes once and
-# reads back as one object: that halves what they take in a whole tree's
-# decoded facts.  A function's calls are one tuple, read in place by Calls.
-# A function's skeleton is marshalled on its own, so loading facts builds
-# none of the lists until Function.skeleton() asks; equal skeletons are one
-# bytes object across the files decoded together.
+# "GFP_KERNEL", not a hundred thousand; a call's arguments are one such
+# string (Calls).  Equal parameter lists and locals of one file are one
+# tuple, which marshal writes once and reads back as one object: that
+# halves what they take in a whole tree's decoded facts.  A function's
+# calls are one tuple, read in place by Calls.  A function's skeleton is
+# marshalled on its own, so loading facts builds none of the lists until
+# Function.skeleton() asks; equal skeletons are one bytes object across
+# the files decoded together.
 
 class SharedValues(dict):
     """``shared[v]`` is the first value equal to ``v`` it was asked for."""
@@ -257,13 +266,20 @@ class SharedValues(dict):
         return value
 
 
-def _calls(calls: list[Call] | Calls, shared: SharedValues) -> tuple:
+def _calls(calls: list[Call] | Calls) -> tuple:
     """A function's (or a file scope's) calls as the tuple Calls is (see there)."""
     positions = struct.pack(f"<{2 * len(calls)}I", *[n for c in calls for n in (c.line, c.col)])
     members = {i: (intern(c.field), tuple(map(intern, c.receiver)), intern(c.array))
                for i, c in enumerate(calls) if c.field or c.receiver or c.array}
     return (positions, members or None) + tuple(
-        x for c in calls for x in (intern(c.callee), shared[tuple(map(intern, c.args))]))
+        x for c in calls for x in (intern(c.callee), intern(_joined(c.args))))
+
+
+def _joined(args: tuple[str, ...]) -> str:
+    joined = ARG_SEPARATOR.join(args)
+    if joined.count(ARG_SEPARATOR) != max(len(args) - 1, 0):
+        joined = ARG_SEPARATOR.join(a.replace(ARG_SEPARATOR, " ") for a in args)
+    return joined
 
 
 def _interned(names: dict[str, str]) -> dict[str, str]:
@@ -277,13 +293,13 @@ def encode(f: FileFacts) -> tuple:
         [(intern(fn.name), fn.line, fn.end_line, fn.col, fn.static, fn.inline, intern(fn.return_type),
           s[tuple(s[(intern(p), intern(t))] for p, t in fn.params)],
           tuple(x for k, (t, init) in fn.locals.items() for x in (intern(k), s[(intern(t), init)])),
-          _calls(fn.calls, s), marshal.dumps(fn.body) if isinstance(fn.body, list) else fn.body)
+          _calls(fn.calls), marshal.dumps(fn.body) if isinstance(fn.body, list) else fn.body)
          for fn in f.functions],
         [(intern(b.struct), tuple(map(intern, b.path)), intern(b.target), b.line, intern(b.var),
           tuple(map(intern, b.receiver)), intern(b.function)) for b in f.bindings],
         {intern(name): _interned(fields) for name, fields in f.structs.items()},
         _interned(f.typedefs), _interned(f.globals),
-        _calls(f.file_calls, s),
+        _calls(f.file_calls),
         tuple(map(intern, f.includes)), f.error_lines, f.lines,
     )
 
