@@ -9,12 +9,13 @@ pointer has no class and is ignored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from sys import intern
 
 from ..rules import held_lock as data
 from ..rules.base import Entry
-from .facts import SharedValues
+from .facts import FlatDict, SharedValues
 from .flow import held_at_calls
-from .link import Program, chain_from_text
+from .link import CallSites, Program, chain_from_text
 from .reach import NO_ACTIONS, Finding, Step, call_step, sink_walk, walk
 from .summaries import FOLLOW, REPORT, RuleSummary
 
@@ -37,24 +38,23 @@ def lock_class(program: Program, fid: int, arg: str) -> str | None:
         facts = program.files.get(fref.file)
         defined_here = facts is not None and (name in facts.globals or any(
             c.args and c.args[0] == name for c in facts.file_calls))
-        return f"{name}@{fref.file}" if defined_here else name
+        return intern(f"{name}@{fref.file}") if defined_here else name
+    # interned: the acquisitions and held sets of a tree name the same classes over and over
     owner = program.type_of(chain[:-1], fref, fref.file)
     if owner:
-        return f"struct {owner}::{chain[-1]}"
-    return f"{fref.unit}::?->{chain[-1]}"
+        return intern(f"struct {owner}::{chain[-1]}")
+    return intern(f"{fref.unit}::?->{chain[-1]}")
+
+
+class Acquired(FlatDict):
+    """One function's {call index: lock class acquired there}, in call order."""
+    __slots__ = ()
 
 
 @dataclass
 class _Locks:
-    acquire: dict[tuple[int, int], str]            # (fid, call) -> class acquired there
+    acquired_in: dict[int, Acquired]               # fid -> its acquisitions
     held: dict[int, dict[int, frozenset[str]]]     # fid -> call -> classes held at it
-    acquired_in: dict[int, list[tuple[int, str]]] = field(init=False)   # fid -> (call, class), in order
-
-    def __post_init__(self):
-        by_function: dict[int, list[tuple[int, str]]] = {}
-        for (fid, idx), cls in sorted(self.acquire.items()):
-            by_function.setdefault(fid, []).append((idx, cls))
-        self.acquired_in = by_function
 
 
 def _collect(program: Program) -> _Locks:
@@ -70,12 +70,15 @@ def _collect(program: Program) -> _Locks:
     takes: dict[int, str] = {}      # wrapper fid -> class it returns holding
     drops: dict[int, str] = {}      # wrapper fid -> class it releases without taking
     of_function: dict[int, _FunctionLocks] = {}
+    # the same few sets of classes are held all over a tree: one object each
+    # (a whole tree's held sets were 192,000 objects, some 40 MB, for 14,600 distinct ones)
+    shared = SharedValues()
     for _ in range(2):
         wrapper_callers = {c for w in list(takes) + list(drops) for c in program.graph.predecessors(w)}
         todo = sorted(set(fids) | wrapper_callers | set(drops))
         for fid in todo:
             if fid not in of_function or fid in wrapper_callers:
-                of_function[fid] = _locks_of(program, fid, takes, drops)
+                of_function[fid] = _locks_of(program, fid, takes, drops, shared)
         found_takes: dict[int, str] = {}
         found_drops: dict[int, str] = {}
         for fid in todo:
@@ -87,11 +90,12 @@ def _collect(program: Program) -> _Locks:
         if found_takes == takes and found_drops == drops:
             break
         takes, drops = found_takes, found_drops
-    # the same few sets of classes are held all over a tree: one object each
-    # (a whole tree's held sets were 192,000 objects, some 40 MB, for 14,600 distinct ones)
-    shared = SharedValues()
-    return _Locks({(fid, idx): cls for fid in todo for idx, cls in of_function[fid].acquire},
-                  {fid: {idx: shared[held] for idx, held in of_function[fid].held.items()} for fid in todo})
+    acquired_in = {}
+    for fid in todo:
+        acquired = dict(of_function[fid].acquire)
+        if acquired:
+            acquired_in[fid] = Acquired(x for item in sorted(acquired.items()) for x in item)
+    return _Locks(acquired_in, {fid: of_function[fid].held for fid in todo})
 
 
 @dataclass
@@ -103,7 +107,8 @@ class _FunctionLocks:
     released: set[str]
 
 
-def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int, str]) -> _FunctionLocks:
+def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int, str],
+              shared: SharedValues) -> _FunctionLocks:
     calls = program.funcs[fid].fn.calls
     mine = _FunctionLocks([], {}, frozenset(), set(), set())
 
@@ -153,21 +158,25 @@ def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int
     watched = {i for i, callee in enumerate(calls.callees()) if callee in _LOCK_APIS}
     watched.update(i for i, found in program.targets[fid].items()
                    if len(found) == 1 and (found[0] in takes or found[0] in drops))
-    mine.held, mine.at_exit = held_at_calls(program.funcs[fid].fn.skeleton(), acquires, releases, scoped, watched)
+    held, mine.at_exit = held_at_calls(program.funcs[fid].fn.skeleton(), acquires, releases, scoped, watched)
+    mine.held = {idx: shared[classes] for idx, classes in held.items()}
     return mine
 
 
 def find_inversions(program: Program, entries: list[Entry], summaries: list[RuleSummary]) -> list[Finding]:
     locks = _collect(program)
-    if not locks.acquire:
+    if not locks.acquired_in:
         return []
     by_rule = {s.rule.id: s for s in summaries}
     # holders[class] -> calls made while that class may be held, in a stable order
-    holders: dict[str, list[tuple[int, int]]] = {}
+    holders: dict[str, CallSites] = {}
     for fid in sorted(locks.held):
         for idx in sorted(locks.held[fid]):
             for cls in sorted(locks.held[fid][idx]):
-                holders.setdefault(cls, []).append((fid, idx))
+                sites = holders.get(cls)
+                if sites is None:
+                    sites = holders[cls] = CallSites("i")
+                sites.extend((fid, idx))
     nearest = _NearestSinks(program)
     ranked_holders: dict[tuple[str, str], _RankedHolders] = {}   # (class, context) -> its holders, ranked
     best_holders: dict[tuple[str, str, frozenset[int]], tuple | None] = {}
@@ -179,11 +188,8 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
     dangerous = {cls for cls, calls in holders.items()
                  if any((f, i) in r.sites or any(t in r.may_reach for t in program.call_targets(f, i))
                         for f, i in calls for r in holder_rules)}
-    watched_in: dict[int, dict[int, int]] = {}
-    for (fid, idx), cls in locks.acquire.items():
-        if cls in dangerous:
-            watched_in.setdefault(fid, {})[idx] = REPORT | FOLLOW
-    may_lock = program.reaching_functions(set(watched_in))
+    may_lock = program.reaching_functions({fid for fid, acquired in locks.acquired_in.items()
+                                           if any(cls in dangerous for cls in acquired.values())})
     lock_targets = program.targets_within(may_lock)
 
     for entry in entries:
@@ -197,10 +203,13 @@ def find_inversions(program: Program, entries: list[Entry], summaries: list[Rule
 
         def actions(fid: int) -> dict[int, int]:
             on_path.add(fid)    # exact for holders: they acquire, so the walk reaches them
-            return watched_in.get(fid, NO_ACTIONS)
+            acquired = locks.acquired_in.get(fid)
+            # made at each visit, not kept: few functions visited acquire a lock
+            return {idx: REPORT | FOLLOW for idx, cls in acquired.items() if cls in dangerous} \
+                if acquired else NO_ACTIONS
         acquisitions = list(walk(program, entry, actions, lock_targets))
         for fid, idx, hops in acquisitions:
-            cls = locks.acquire[(fid, idx)]
+            cls = locks.acquired_in[fid][idx]
             key = (entry.fid, cls)
             if key in findings or cls not in holders:
                 continue
@@ -271,7 +280,7 @@ class _RankedHolders:
         self.holders = frozenset([fid for _, fid, _ in self.direct] + [fid for fid, _ in self.calling])
 
 
-def _rank_holders(program: Program, held_at: list[tuple[int, int]], sinks: list[RuleSummary]) -> _RankedHolders:
+def _rank_holders(program: Program, held_at: CallSites, sinks: list[RuleSummary]) -> _RankedHolders:
     direct = []
     for fid, idx in held_at:
         summary = next((s for s in sinks if (fid, idx) in s.sites and idx not in s.exempt.get(fid, ())), None)
@@ -314,7 +323,7 @@ def _best_holder(program, locks: _Locks, ranked: _RankedHolders, on_path: set[in
         return None
     summary, site_fid, site_idx, hops = best
     holder_fid = hops[0][0] if hops else site_fid
-    acquired_at = min((i for i, c in locks.acquired_in.get(holder_fid, ()) if c == cls), default=None)
+    acquired_at = min((i for i, c in locks.acquired_in.get(holder_fid, {}).items() if c == cls), default=None)
     return summary, site_fid, site_idx, hops, holder_fid, acquired_at
 
 
