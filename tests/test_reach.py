@@ -311,6 +311,8 @@ def test_summaries_do_not_depend_on_the_order_evaluation_takes(tree):
     for rule in rules.sink_rules(Config()):
         ahead, behind = summarize(program, rule), summarize(program, rule, backwards)
         assert ahead.sites == behind.sites, rule.id
+        assert [ahead.what(*site, program) for site in ahead.sites] == \
+            [behind.what(*site, program) for site in ahead.sites], rule.id
         assert ahead.always == behind.always, rule.id
         assert dict(ahead.params) == dict(behind.params), rule.id
         if rule.id == "reclaim_alloc":

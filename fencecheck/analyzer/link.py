@@ -209,7 +209,8 @@ class TargetsWithin(dict):
         for idx, found in self.targets[fid].items():
             inside = tuple(g for g in found if g in functions)
             if inside:
-                kept[idx] = inside
+                # the call's own tuple when all its targets are kept: no copy
+                kept[idx] = inside if len(inside) < len(found) else found
         self[fid] = kept
         return kept
 

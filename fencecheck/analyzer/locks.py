@@ -342,10 +342,9 @@ def _finding(program: Program, entry: Entry, fid: int, idx: int, hops, cls: str,
     for i in also:
         step = call_step(program, holder_fid, i)
         related.append(Step(step.file, step.line, step.col, step.function, "also under the lock: " + step.text))
-    site = summary.sites[(site_fid, site_idx)]
     holder_name = program.funcs[holder_fid].fn.name
-    what = (f"{cls} is taken here, and {holder_name}() holds it across {site.what} "
-            f"[{summary.rule.id}]")
+    site_what = summary.what(site_fid, site_idx, program)
+    what = f"{cls} is taken here, and {holder_name}() holds it across {site_what} [{summary.rule.id}]"
     return Finding(
         rule=data.ID, context=entry.context, entry=ef.fn.name, entry_how=entry.how,
         sink=program.call(fid, idx).callee, what=what, steps=tuple(steps), primary=len(steps) - 1,

@@ -492,5 +492,5 @@ def _finding(program: Program, entry: Entry, summary: RuleSummary, site: tuple[i
     call = program.call(fid, idx)
     return Finding(
         rule=summary.rule.id, context=entry.context, entry=ef.fn.name, entry_how=entry.how,
-        sink=call.callee or call.field or call.array, what=summary.sites[site].what, steps=tuple(steps),
+        sink=call.callee or call.field or call.array, what=summary.what(*site, program), steps=tuple(steps),
         primary=_primary(steps, site_index), fix=summary.rule.fix_hint)

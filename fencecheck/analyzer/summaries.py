@@ -36,7 +36,7 @@ MAX_WITNESS = 200
 @dataclass(frozen=True, slots=True)
 class Site:
     kind: str               # "api" | "wrapper" | "param"
-    what: str               # why the terminal call is forbidden (from the rule)
+    what: str               # why the terminal call is forbidden (from the rule; "" for a wrapper: RuleSummary.what)
     callee: int = -1        # wrapper/param: the function the chain continues in
 
 
@@ -68,6 +68,17 @@ class RuleSummary:
     # per home unit, the functions from which a walk can report a site
     # (reach.ReportingFunctions, set by prepare_walks once stops are final)
     reporting: object = None
+
+    def what(self, fid: int, idx: int, program: Program) -> str:
+        """Why the call at a site is forbidden.  A wrapper's message follows
+        the witnesses down to the API call: made when a finding asks, since
+        the sites are final by then and a whole tree's 170,000 wrapper
+        messages took 25 MB, for the few hundred findings show."""
+        site = self.sites[(fid, idx)]
+        if site.kind != "wrapper":
+            return site.what
+        call = program.call(fid, idx)
+        return f"{call.callee or call.field}() {_terminal_what(self, site.callee)}"
 
     def witness(self, fid: int, idx: int, program: Program) -> list[tuple[int, int]]:
         """Calls from a site down to the API call that makes it forbidden."""
@@ -237,7 +248,7 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
                     continue
                 # "always reaches" is only trusted through a plain call of that
                 # very function, not through ops tables or framework hops;
-                # a wrapper's message is written once the sites are final
+                # a wrapper's message is made when asked (RuleSummary.what)
                 site = Site("wrapper", "", g) if g in always and names[g] == calls.callee(idx) else None
                 passed = s.params.get(g)
                 if passed:
@@ -274,13 +285,6 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
     for fid in always:
         if site_count[fid] != witnessed_at[fid]:
             always[fid] = always_reaches(funcs[fid].fn.skeleton(), lambda i, f=fid: (f, i) in s.sites)
-    # a wrapper's message follows the witnesses down to the API call
-    for (fid, idx), site in s.sites.items():        # values replaced, keys unchanged
-        if site.kind == "wrapper":
-            call = funcs[fid].fn.calls[idx]
-            s.sites[(fid, idx)] = Site("wrapper", f"{call.callee or call.field}() {_terminal_what(s, site.callee)}",
-                                       site.callee)
-
     # Functions from which some site can be reached: the only ones worth visiting.
     with_sites = {fid for fid, _ in s.sites}
     s.may_reach = set(with_sites)
