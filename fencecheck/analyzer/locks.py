@@ -51,10 +51,15 @@ class Acquired(FlatDict):
     __slots__ = ()
 
 
+class HeldAt(FlatDict):
+    """One function's {call index: the classes held at it}, in call order."""
+    __slots__ = ()
+
+
 @dataclass
 class _Locks:
     acquired_in: dict[int, Acquired]               # fid -> its acquisitions
-    held: dict[int, dict[int, frozenset[str]]]     # fid -> call -> classes held at it
+    held: dict[int, HeldAt]                        # fid -> call -> classes held at it
 
 
 def _collect(program: Program) -> _Locks:
@@ -101,7 +106,7 @@ def _collect(program: Program) -> _Locks:
 @dataclass
 class _FunctionLocks:
     acquire: list[tuple[int, str]]              # (call, class acquired there), in the order met
-    held: dict[int, frozenset[str]]             # call -> classes held at it
+    held: HeldAt                                # call -> classes held at it
     at_exit: frozenset[str]
     taken: set[str]
     released: set[str]
@@ -110,7 +115,7 @@ class _FunctionLocks:
 def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int, str],
               shared: SharedValues) -> _FunctionLocks:
     calls = program.funcs[fid].fn.calls
-    mine = _FunctionLocks([], {}, frozenset(), set(), set())
+    mine = _FunctionLocks([], HeldAt(), frozenset(), set(), set())
 
     def via_wrapper(i: int, table: dict[int, str]) -> str | None:
         targets = program.call_targets(fid, i)
@@ -159,7 +164,7 @@ def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int
     watched.update(i for i, found in program.targets[fid].items()
                    if len(found) == 1 and (found[0] in takes or found[0] in drops))
     held, mine.at_exit = held_at_calls(program.funcs[fid].fn.skeleton(), acquires, releases, scoped, watched)
-    mine.held = {idx: shared[classes] for idx, classes in held.items()}
+    mine.held = HeldAt(x for idx in sorted(held) for x in (idx, shared[held[idx]]))
     return mine
 
 
@@ -273,7 +278,7 @@ class _RankedHolders:
     order: worked out once per (class, context), since a core lock has
     thousands of holders and hundreds of entries take it."""
     direct: list[tuple[RuleSummary, int, int]]    # a forbidden call right under the lock
-    calling: list[tuple[int, int]]                 # calls under the lock that have targets
+    calling: CallSites                             # calls under the lock that have targets
     holders: frozenset[int] = field(init=False)    # the functions making them
 
     def __post_init__(self):
@@ -286,7 +291,11 @@ def _rank_holders(program: Program, held_at: CallSites, sinks: list[RuleSummary]
         summary = next((s for s in sinks if (fid, idx) in s.sites and idx not in s.exempt.get(fid, ())), None)
         if summary is not None:
             direct.append((summary, fid, idx))
-    return _RankedHolders(direct, [(fid, idx) for fid, idx in held_at if program.call_targets(fid, idx)])
+    calling = CallSites("i")
+    for fid, idx in held_at:
+        if program.call_targets(fid, idx):
+            calling.extend((fid, idx))
+    return _RankedHolders(direct, calling)
 
 
 def _best_holder(program, locks: _Locks, ranked: _RankedHolders, on_path: set[int], cls: str,
