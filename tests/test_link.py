@@ -110,6 +110,7 @@ def test_assignments_bind_through_their_own_files_function_and_link_consumes_the
         "drivers/gpu/drm/foo/foo_a.c": """
             struct foo_ops { void (*run)(void); };
             struct foo_a { struct foo_ops *ops; };
+            typedef struct foo_a foo_a_t;
             static void foo_a_run(void) { }
             static void setup(struct foo_a *x) { x->ops->run = foo_a_run; }
         """,

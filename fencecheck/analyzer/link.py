@@ -160,10 +160,10 @@ class Program:
 
     def passed_function(self, caller: int, call_idx: int, param: int) -> tuple[int, ...]:
         """Functions a specific call passes for a function-pointer parameter."""
-        call = self.call(caller, call_idx)
-        if param >= len(call.args):
+        args = self.funcs[caller].fn.calls.args(call_idx)     # no Call made: walks ask at every visit
+        if param >= len(args):
             return ()
-        name = call.args[param].lstrip("&").strip()
+        name = args[param].lstrip("&").strip()
         return self.resolve(name, self.funcs[caller].file) if name.isidentifier() else ()
 
     def describe(self, fid: int) -> str:
