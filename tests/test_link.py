@@ -128,3 +128,57 @@ def test_assignments_bind_through_their_own_files_function_and_link_consumes_the
     bound = {key: sorted(program.funcs[b.fid].fn.name for b in found) for key, found in program.bound.items()}
     assert bound[("foo_ops", "run")] == ["foo_a_run"] and bound[("bar_ops", "run")] == ["foo_b_run"]
     assert all(not f.bindings and not f.structs and not f.typedefs for f in files)
+
+
+def test_successors_and_predecessors_are_the_same_edges_with_the_hops_link_adds_after_the_calls(tree):
+    """Successors are read from the call targets (link.Successors), not
+    stored; predecessors are stored.  Both must hold the same edges, those
+    link adds after its pass over the calls too: what a parameter call may
+    call, a function stored into a field through a parameter and called
+    through it, the function of a work item a caller flushes."""
+    root = tree({
+        "drivers/gpu/drm/foo/foo_hops.c": """
+            struct work_struct;
+            struct foo { void (*cb)(void); struct work_struct work; };
+            void foo_cb(void) { }
+            void foo_work_fn(struct work_struct *w) { }
+            void foo_other(void) { }
+            void foo_apply(void (*fn)(void)) { fn(); foo_other(); }
+            void foo_store(struct foo *f, void (*cb)(void)) { f->cb = cb; }
+            void foo_fire(struct foo *f) { f->cb(); }
+            void foo_init(struct foo *f) { INIT_WORK(&f->work, foo_work_fn); foo_store(f, foo_cb); foo_apply(foo_cb); }
+            void foo_wait(struct foo *f) { flush_work(&f->work); }
+        """,
+    })
+    program = scan(["drivers"], root, Config(), jobs=1).program
+    fid = {f.fn.name: f.id for f in program.funcs}
+    name = {v: k for k, v in fid.items()}
+    graph = program.graph
+    succ = {name[u]: [name[v] for v in graph.successors(u)] for u in graph}
+    assert succ["foo_apply"] == ["foo_other", "foo_cb"]         # its own call, then the passed one
+    assert succ["foo_fire"] == ["foo_cb"]                        # stored through foo_store's parameter
+    assert succ["foo_wait"] == ["foo_work_fn"]                   # flush_work runs the work item
+    assert succ["foo_init"] == ["foo_store", "foo_apply"]
+    edges = {(u, v) for u in graph for v in graph.successors(u)}
+    assert edges == {(u, v) for v in graph for u in graph.predecessors(v)}
+    assert graph.number_of_edges() == len(edges) == 6
+    assert not succ["foo_cb"] and graph.succ[fid["foo_cb"]] == {}
+
+
+def test_functions_are_made_from_lists_by_id_when_asked(tree):
+    """Program.funcs keeps a function's definition, file and unit in lists
+    by id (link.Functions) and makes a FuncRef when asked."""
+    root = tree({
+        "drivers/gpu/drm/foo/foo_one.c": "void foo_a(void) { }\nvoid foo_b(void) { foo_a(); }\n",
+        "drivers/gpu/drm/bar/bar_two.c": "void bar_c(void) { }\n",
+    })
+    funcs = scan(["drivers"], root, Config(), jobs=1).program.funcs
+    assert [(f.id, f.fn.name, f.file, f.unit) for f in funcs] == [
+        (0, "bar_c", "drivers/gpu/drm/bar/bar_two.c", "drivers/gpu/drm/bar"),
+        (1, "foo_a", "drivers/gpu/drm/foo/foo_one.c", "drivers/gpu/drm/foo"),
+        (2, "foo_b", "drivers/gpu/drm/foo/foo_one.c", "drivers/gpu/drm/foo")]
+    assert len(funcs) == 3 and funcs[2] == list(funcs)[2] and funcs[2].fn is funcs.fn[2]
+    assert funcs.file[1] is funcs.file[2] and funcs.unit[1] is funcs.unit[2]
+    for out_of_range in (3, -1):
+        with pytest.raises(IndexError):
+            funcs[out_of_range]

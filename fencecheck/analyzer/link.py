@@ -26,7 +26,7 @@ import re
 import sys
 from array import array
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -40,11 +40,40 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class FuncRef:
-    """One function definition in the program."""
+    """One function definition in the program, as ``Functions`` hands it out."""
     id: int
     file: str
     unit: str
     fn: Function
+
+
+class Functions(Sequence):
+    """The program's functions by id (0..n-1): a FuncRef made when one is
+    asked for, from three lists by id (``fn``, ``file``, ``unit``) that hot
+    loops read directly.  A whole tree's 710,000 FuncRefs, kept, took 45 MB
+    for the scan's length."""
+    __slots__ = ("fn", "file", "unit")
+
+    def __init__(self) -> None:
+        self.fn: list[Function] = []
+        self.file: list[str] = []
+        self.unit: list[str] = []           # interned: equal units are one object
+
+    def append(self, file: str, unit: str, fn: Function) -> None:
+        self.fn.append(fn)
+        self.file.append(file)
+        self.unit.append(unit)
+
+    def __getitem__(self, fid: int) -> FuncRef:    # type: ignore[override]
+        if not 0 <= fid < len(self.fn):
+            raise IndexError(fid)
+        return FuncRef(fid, self.file[fid], self.unit[fid], self.fn[fid])
+
+    def __len__(self) -> int:
+        return len(self.fn)
+
+    def __iter__(self) -> Iterator[FuncRef]:
+        return map(FuncRef, range(len(self.fn)), self.file, self.unit, self.fn)
 
 
 @dataclass(slots=True)
@@ -86,7 +115,7 @@ class CallSites(array):
 
 @dataclass
 class Program:
-    funcs: list[FuncRef]
+    funcs: Functions
     graph: nx.DiGraph                       # nodes: function ids; edges carry no data
     # function id -> {call index: resolved target function ids}, in call order
     targets: list[CallTargets]
@@ -109,8 +138,8 @@ class Program:
     def __post_init__(self) -> None:
         self.takes_callbacks = {fid for fid, _ in self.param_calls}
         # interned: equal units are one object, which `!=` in the walks sees at once
-        self.units = [sys.intern(f.unit) for f in self.funcs]
-        self.names = [f.fn.name for f in self.funcs]
+        self.units = self.funcs.unit
+        self.names = [fn.name for fn in self.funcs.fn]
 
     @functools.cached_property
     def callers(self) -> "Callers":
@@ -153,18 +182,18 @@ class Program:
         return _closure(targets, self.graph.predecessors)
 
     def call(self, fid: int, idx: int) -> Call:
-        return self.funcs[fid].fn.calls[idx]
+        return self.funcs.fn[fid].calls[idx]
 
     def call_targets(self, fid: int, idx: int) -> tuple[int, ...]:
         return self.targets[fid].get(idx, ())
 
     def passed_function(self, caller: int, call_idx: int, param: int) -> tuple[int, ...]:
         """Functions a specific call passes for a function-pointer parameter."""
-        args = self.funcs[caller].fn.calls.args(call_idx)     # no Call made: walks ask at every visit
+        args = self.funcs.fn[caller].calls.args(call_idx)     # no Call made: walks ask at every visit
         if param >= len(args):
             return ()
         name = args[param].lstrip("&").strip()
-        return self.resolve(name, self.funcs[caller].file) if name.isidentifier() else ()
+        return self.resolve(name, self.funcs.file[caller]) if name.isidentifier() else ()
 
     def describe(self, fid: int) -> str:
         f = self.funcs[fid]
@@ -247,10 +276,14 @@ class Neighbours(tuple, Mapping):
         raise KeyError(node)
 
 
+# shared by every function without callees or callers
+_NO_NEIGHBOURS = Neighbours()
+
+
 class ByFunction(list):
     """{function id: its Neighbours} for the ids 0..n-1, as a list networkx
-    reads as that dict (its ``_adj``, ``_succ`` and ``_pred``): three dicts
-    of a whole tree's 710,000 functions took 120 MB, these lists 17 MB.
+    reads as that dict (its ``_pred``): three dicts (``_adj``, ``_succ``,
+    ``_pred``) of a whole tree's 710,000 functions took 120 MB, lists 17 MB.
     Item access stays list's own (an id is never out of range, nor
     negative); iterating, ``in`` and ``items`` are the dict's."""
     __slots__ = ()
@@ -269,6 +302,36 @@ class ByFunction(list):
 
     def items(self) -> Iterator[tuple[int, Neighbours]]:
         return enumerate(list.__iter__(self))
+
+
+class Successors(Mapping):
+    """networkx's ``_adj`` (and ``_succ``) of the call graph, made from the
+    call targets when asked rather than stored: a function's callees in call
+    order, each once, then what its parameter calls may call (``passed``, by
+    function id).  The few readers (``Program.reachable_from``,
+    ``Program.callers``) ask once per function; stored, the whole tree's
+    successors took 43 MB for the scan's length."""
+    __slots__ = ("_targets", "_passed")
+
+    def __init__(self, targets: list[CallTargets], passed: dict[int, tuple[int, ...]]) -> None:
+        self._targets = targets
+        self._passed = passed
+
+    def __getitem__(self, fid: int) -> Neighbours:
+        found = self._targets[fid]
+        passed = self._passed.get(fid, ())
+        if not found and not passed:
+            return _NO_NEIGHBOURS
+        return Neighbours(dict.fromkeys(chain(chain.from_iterable(found.values()), passed)))
+
+    def __contains__(self, fid) -> bool:
+        return type(fid) is int and 0 <= fid < len(self._targets)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self._targets)))
+
+    def __len__(self) -> int:
+        return len(self._targets)
 
 
 class _Nodes(Mapping):
@@ -309,19 +372,22 @@ def _call_graph_class() -> type:
     return CallGraph
 
 
-def _call_graph(count: int, edges: list[tuple[int, tuple[int, ...]]]) -> nx.DiGraph:
-    """The frozen call graph of functions ``0..count-1`` from (caller,
-    callees) pairs, successors and predecessors in the order the pairs give,
-    each once (the callees of one pair are distinct, as link makes them).
+def _call_graph(targets: list[CallTargets], passed: dict[int, tuple[int, ...]],
+                edges: list[tuple[int, tuple[int, ...]]]) -> nx.DiGraph:
+    """The frozen call graph of the functions ``0..len(targets)-1``: their
+    successors read from ``targets`` and ``passed`` (``Successors``), their
+    predecessors stored, from (caller, callees) pairs in the order the pairs
+    give, each once (the callees of one pair are distinct, as link makes
+    them).
 
     Written straight into networkx's adjacency (assigning ``_adj`` and
     ``_pred`` is how its subclasses and backends set them; it resets the
     cached views) rather than an edge at a time, which on the whole tree
-    took 5 s; every function without callees or callers shares one empty
-    Neighbours, which freezing keeps empty."""
+    took 5 s; every function without callers shares one empty Neighbours,
+    which freezing keeps empty."""
     import networkx as nx
 
-    succ: dict[int, tuple[int, ...]] = {}
+    succ: dict[int, tuple[int, ...]] = {}       # callees of the callers met so far
     pred: dict[int, list[int]] = {}
     for caller, callees in edges:
         known = succ.get(caller)
@@ -337,11 +403,12 @@ def _call_graph(count: int, edges: list[tuple[int, tuple[int, ...]]]) -> nx.DiGr
                 pred[callee] = [caller]
             else:
                 into.append(caller)
-    none = Neighbours()
+    del succ
     graph = _call_graph_class()()
-    graph._node = _Nodes(count)
-    graph._adj = ByFunction(Neighbours(succ.pop(fid)) if fid in succ else none for fid in range(count))
-    graph._pred = ByFunction(Neighbours(pred.pop(fid)) if fid in pred else none for fid in range(count))
+    graph._node = _Nodes(len(targets))
+    graph._adj = Successors(targets, passed)
+    graph._pred = ByFunction(Neighbours(pred.pop(fid)) if fid in pred else _NO_NEIGHBOURS
+                             for fid in range(len(targets)))
     return nx.freeze(graph)
 
 
@@ -437,7 +504,7 @@ class Linker:
         for facts in self.files:
             facts.structs = {}
             facts.typedefs = {}
-        self.funcs: list[FuncRef] = []
+        self.funcs = Functions()
         self.statics_of_file: dict[str, dict[str, int]] = {}     # file -> its static functions by name
         self.header_statics: dict[str, list[int]] = defaultdict(list)
         self.global_defs: dict[str, list[int]] = defaultdict(list)
@@ -463,14 +530,14 @@ class Linker:
     def index(self) -> None:
         for facts in self.files:
             self.first_function[facts.path] = len(self.funcs)
-            unit = unit_of(facts.path)
+            unit = sys.intern(unit_of(facts.path))
             build = self.file_builds[facts.path] = build_of(facts.path)
             # other files' calls never resolve into code that is not entered
             callable_elsewhere = not tree_relative(facts.path).startswith(framework.NOT_ENTERED_CODE)
             statics: dict[str, int] = {}
             for fn in facts.functions:
                 fid = len(self.funcs)
-                self.funcs.append(FuncRef(fid, facts.path, unit, fn))
+                self.funcs.append(facts.path, unit, fn)
                 self.builds.append(build)
                 if fn.static:
                     if facts.path.endswith(".h") and callable_elsewhere:
@@ -536,7 +603,7 @@ class Linker:
     def _nearest_headers(self, statics: list[int], caller_file: str) -> tuple[int, ...]:
         """Among same-name header statics: those the caller includes directly,
         else those nearest to it in the tree (longest common directory)."""
-        key = (caller_file, self.funcs[statics[0]].fn.name)
+        key = (caller_file, self.funcs.fn[statics[0]].name)
         cached = self._nearest_cache.get(key)
         if cached is not None:
             return cached
@@ -546,13 +613,13 @@ class Linker:
             here = os.path.dirname(caller_file)
             direct = self._direct_includes[caller_file] = {
                 h for inc in (facts.includes if facts else ()) for h in self._resolve_include(here, inc)}
-        chosen = tuple(fid for fid in statics if self.funcs[fid].file in direct)
+        chosen = tuple(fid for fid in statics if self.funcs.file[fid] in direct)
         if not chosen:
             caller_dirs = caller_file.split("/")[:-1]
 
             def shared(fid: int) -> int:
                 n = 0
-                for a, b in zip(caller_dirs, self.funcs[fid].file.split("/")[:-1]):
+                for a, b in zip(caller_dirs, self.funcs.file[fid].split("/")[:-1]):
                     if a != b:
                         break
                     n += 1
@@ -587,7 +654,7 @@ class Linker:
         elif base.startswith("c:"):
             defs = self.resolve_name(base[2:], file)
             if defs:
-                t = self.funcs[defs[0]].fn.return_type
+                t = self.funcs.fn[defs[0]].return_type
         t = self.types.canon(t)
         for fname in chain[1:]:
             if not t:
@@ -644,7 +711,7 @@ class Linker:
         if known != file:
             first = self.first_function.get(file, 0)
             count = len(self.file_facts[file].functions) if file in self.file_facts else 0
-            by_name = {f.fn.name: f for f in self.funcs[first:first + count]}
+            by_name = {self.funcs.fn[fid].name: self.funcs[fid] for fid in range(first, first + count)}
             self._functions_of_file = (file, by_name)
         return by_name.get(name)
 
@@ -711,7 +778,7 @@ class Linker:
         param_registrations: list[tuple[FuncRef, int, Call, str, str]] = []
 
         def bound_in_unit(candidates: list[BoundFunction], unit: str) -> tuple[int, ...]:
-            same = [b.fid for b in candidates if self.funcs[b.fid].unit == unit]
+            same = [b.fid for b in candidates if self.funcs.unit[b.fid] == unit]
             return tuple(dict.fromkeys(same))
 
         not_followed = framework.DEFERRAL_APIS | framework.NOT_ENTERED
@@ -805,9 +872,12 @@ class Linker:
         # reachability walk resolves these per call path (Program.param_calls);
         # the graph gets every candidate, for the "may reach" over-approximation.
         param_calls: dict[tuple[int, int], int] = {}
+        passed_to_params: dict[int, tuple[int, ...]] = {}   # function id -> candidates of its parameter calls
         for fid, idx, pidx in param_callbacks:
             param_calls[(fid, idx)] = pidx
-            edges.append((fid, self._functions_passed(fid, pidx, callers_by_name)))
+            candidates = self._functions_passed(fid, pidx, callers_by_name)
+            passed_to_params[fid] = passed_to_params.get(fid, ()) + candidates
+            edges.append((fid, candidates))
         for fref, pidx, c, kind, obj_field in param_registrations:
             for fid in self._functions_passed(fref.id, pidx, callers_by_name):
                 registrations.append(Registration(fid, kind, c.callee, fref.file, c.line, obj_field, fref.unit))
@@ -815,17 +885,17 @@ class Linker:
         # Only the fields some call goes through are worth searching the callers
         # for: a whole tree stores parameters into fields 58,000 times, and calls
         # through few of those fields (1.5 s of linking saved).
-        called_fields = {(self.funcs[fid].unit, fname) for fid, _, fname in field_of_param}
+        called_fields = {(self.funcs.unit[fid], fname) for fid, _, fname in field_of_param}
         stored_fields: dict[tuple[str, str], set[int]] = defaultdict(set)
         for (fid, pidx), stored_in in param_stores.items():
-            unit = self.funcs[fid].unit
+            unit = self.funcs.unit[fid]
             called = [fname for fname in stored_in if (unit, fname) in called_fields]
             if called:
                 for fn_id in self._functions_passed(fid, pidx, callers_by_name):
                     for fname in called:
                         stored_fields[(unit, fname)].add(fn_id)
         for fid, idx, fname in field_of_param:
-            passed = tuple(sorted(stored_fields.get((self.funcs[fid].unit, fname), ())))
+            passed = tuple(sorted(stored_fields.get((self.funcs.unit[fid], fname), ())))
             if passed:
                 added[fid][idx] = passed
                 edges.append((fid, passed))
@@ -850,7 +920,7 @@ class Linker:
             merged = dict(targets[fid].items())
             merged.update(extra)
             targets[fid] = CallTargets.of(merged)
-        program = Program(self.funcs, _call_graph(len(self.funcs), edges), targets, dict(bound), registrations,
+        program = Program(self.funcs, _call_graph(targets, passed_to_params, edges), targets, dict(bound), registrations,
                           callers_by_name, param_calls, self.file_facts,
                           self.resolve_name, self.type_of_chain)
         # The program keeps this linker for its few later look-ups (resolve,
@@ -864,7 +934,7 @@ class Linker:
         found: list[int] = []
         for struct, fname in framework.OPS_HOPS.get(c.callee, ()):
             for b in bound.get((struct, fname), ()):
-                if self.funcs[b.fid].unit == fref.unit:
+                if self.funcs.unit[b.fid] == fref.unit:
                     found.append(b.fid)
         for arg_i in framework.CALLBACK_ARG_HOPS.get(c.callee, ()):
             if arg_i < len(c.args):
@@ -883,13 +953,13 @@ class Linker:
         fref = self.funcs[fid]
         out: list[int] = []
         for caller, idx in callers_by_name.get(fref.fn.name, ()):
-            cfn = self.funcs[caller].fn
+            cfn = self.funcs.fn[caller]
             args = cfn.calls.args(idx)
-            if pidx < len(args) and fid in self.resolve_name(cfn.calls.callee(idx), self.funcs[caller].file):
+            if pidx < len(args) and fid in self.resolve_name(cfn.calls.callee(idx), self.funcs.file[caller]):
                 name = args[pidx].lstrip("&").strip()
                 if not name.isidentifier():
                     continue
-                found = self.resolve_name(name, self.funcs[caller].file)
+                found = self.resolve_name(name, self.funcs.file[caller])
                 if not found:
                     own = next((i for i, (p, _) in enumerate(cfn.params) if p == name), None)
                     if own is not None:

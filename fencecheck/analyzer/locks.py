@@ -114,7 +114,7 @@ class _FunctionLocks:
 
 def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int, str],
               shared: SharedValues) -> _FunctionLocks:
-    calls = program.funcs[fid].fn.calls
+    calls = program.funcs.fn[fid].calls
     mine = _FunctionLocks([], HeldAt(), frozenset(), set(), set())
 
     def via_wrapper(i: int, table: dict[int, str]) -> str | None:
@@ -163,7 +163,7 @@ def _locks_of(program: Program, fid: int, takes: dict[int, str], drops: dict[int
     watched = {i for i, callee in enumerate(calls.callees()) if callee in _LOCK_APIS}
     watched.update(i for i, found in program.targets[fid].items()
                    if len(found) == 1 and (found[0] in takes or found[0] in drops))
-    held, mine.at_exit = held_at_calls(program.funcs[fid].fn.skeleton(), acquires, releases, scoped, watched)
+    held, mine.at_exit = held_at_calls(program.funcs.fn[fid].skeleton(), acquires, releases, scoped, watched)
     mine.held = HeldAt(x for idx in sorted(held) for x in (idx, shared[held[idx]]))
     return mine
 
@@ -351,7 +351,7 @@ def _finding(program: Program, entry: Entry, fid: int, idx: int, hops, cls: str,
     for i in also:
         step = call_step(program, holder_fid, i)
         related.append(Step(step.file, step.line, step.col, step.function, "also under the lock: " + step.text))
-    holder_name = program.funcs[holder_fid].fn.name
+    holder_name = program.funcs.fn[holder_fid].name
     site_what = summary.what(site_fid, site_idx, program)
     what = f"{cls} is taken here, and {holder_name}() holds it across {site_what} [{summary.rule.id}]"
     return Finding(

@@ -244,7 +244,7 @@ def analyse(facts: list[FileFacts], config: Config) -> tuple[list[Finding], Prog
     entries = []
     for ctx_rule in rule_registry.context_rules(config):
         entries.extend(ctx_rule.find(program, config))
-    entries.sort(key=lambda e: (program.funcs[e.fid].file, program.funcs[e.fid].fn.line, e.context, e.how))
+    entries.sort(key=lambda e: (program.funcs.file[e.fid], program.funcs.fn[e.fid].line, e.context, e.how))
     summaries = [summarize(program, r) for r in rule_registry.sink_rules(config)]
     prepare_walks(program, entries, summaries)
     findings = find_paths(program, entries, summaries)

@@ -172,7 +172,7 @@ def find_paths(program: Program, entries: list[Entry], summaries: list[RuleSumma
     """The findings of every entry; prepare_walks() must have run."""
     findings: dict[tuple[str, int, int, int], Finding] = {}
     for entry in entries:
-        entry_file = program.funcs[entry.fid].file
+        entry_file = program.funcs.file[entry.fid]
         for summary in summaries:
             rule: SinkRule = summary.rule
             if not rule.forbidden(entry.context, entry_file):
@@ -222,7 +222,7 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
     reached through, so reports and their hops are those of the walk
     without it; only the limit counts fewer functions.
     """
-    funcs = program.funcs
+    functions = program.funcs.fn
     inside = within.functions
     units, names = program.units, program.names
     param_calls = program.param_calls
@@ -250,7 +250,7 @@ def walk(program: Program, entry: Entry, actions: Callable[[int], dict[int, int]
                     yield fid, idx, partial(_hops, parent, state)
         fn_targets = within[fid]
         calls_back = fid in takes_callbacks
-        calls = funcs[fid].fn.calls
+        calls = functions[fid].calls
         # Only calls with targets lead on; a function calling through a
         # parameter finds its targets per caller.
         for idx, targets in (_with_targets(fn_targets, len(calls)) if calls_back else fn_targets.items()):
@@ -416,7 +416,7 @@ class ReportingFunctions:
                                 passed_by.setdefault(g, []).append(fid)
         for (fid, idx) in program.param_calls:
             if fid in may_reach:
-                for arg in range(len(program.funcs[fid].fn.calls.args(idx))):
+                for arg in range(len(program.funcs.fn[fid].calls.args(idx))):
                     for g in program.passed_function(fid, idx, arg):
                         passed_by.setdefault(g, []).append(fid)
         return passed_by
@@ -454,7 +454,7 @@ class ReportingFunctions:
         if found is None:
             program = self.program
             names = program.names
-            calls = program.funcs[fid].fn.calls
+            calls = program.funcs.fn[fid].calls
             actions = self.stops.get(fid, NO_ACTIONS)
             anywhere: set[int] = set()
             home_only: set[int] = set()

@@ -153,13 +153,13 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
     """``order``: the functions in the order evaluation starts from (default:
     by id); the summary does not depend on it."""
     s = RuleSummary(rule)
-    funcs = program.funcs
+    functions = program.funcs.fn
     targets_of = program.targets
     for opens, closes in rule.exempt_scopes:
         for name in opens:
             for fid, _ in program.callers_by_name.get(name, ()):
-                body = funcs[fid].fn.calls
-                inside = calls_in_scope(funcs[fid].fn.skeleton(),
+                body = functions[fid].calls
+                inside = calls_in_scope(functions[fid].skeleton(),
                                         lambda i, b=body: b.callee(i) in opens,
                                         lambda i, b=body: b.callee(i) in closes)
                 s.exempt.setdefault(fid, set()).update(inside)
@@ -212,7 +212,7 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
 
     def evaluate(fid: int) -> bool:
         """Place what this function's calls reach; True when that changed."""
-        fn = funcs[fid].fn
+        fn = functions[fid]
         calls = fn.calls
         exempt = s.exempt.get(fid, ())
         fresh = changed_since.pop(fid, _NONE)
@@ -267,7 +267,7 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
                 witnessed_at[fid] = site_count[fid]
         return changed
 
-    queue = deque(range(len(funcs)) if order is None else order)
+    queue = deque(range(len(functions)) if order is None else order)
     queued = set(queue)
     while queue:
         fid = queue.popleft()
@@ -284,7 +284,7 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
     # a function whose sites grew since its witness was found may have an earlier one
     for fid in always:
         if site_count[fid] != witnessed_at[fid]:
-            always[fid] = always_reaches(funcs[fid].fn.skeleton(), lambda i, f=fid: (f, i) in s.sites)
+            always[fid] = always_reaches(functions[fid].skeleton(), lambda i, f=fid: (f, i) in s.sites)
     # Functions from which some site can be reached: the only ones worth visiting.
     with_sites = {fid for fid, _ in s.sites}
     s.may_reach = set(with_sites)
@@ -335,13 +335,13 @@ def _api_verdicts(program: Program, rule: SinkRule, exempt: dict[int, set[int]])
     even when the verdict is None (a zero timeout, a mask that does not
     reclaim)."""
     verdicts: dict[int, dict] = {}
-    funcs = program.funcs
+    functions = program.funcs.fn
     callers_by_name = program.callers_by_name
     for name in rule.api.among(callers_by_name):
         for fid, idx in callers_by_name[name]:
             if idx in exempt.get(fid, ()):
                 continue
-            fn = funcs[fid].fn
+            fn = functions[fid]
             verdicts.setdefault(fid, {})[idx] = rule.match(name, fn.calls.args(idx), fn)
     return verdicts
 

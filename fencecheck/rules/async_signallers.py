@@ -44,13 +44,13 @@ def _signalling_calls(program, fid: int, memo: dict[tuple[int, int], bool]) -> s
         """Whether f, or its helpers fewer than ``levels`` calls below it, signal."""
         known = memo.get((f, levels))
         if known is None:
-            known = any(c in SIGNAL_APIS for c in program.funcs[f].fn.calls.callees()) or levels > 1 and any(
+            known = any(c in SIGNAL_APIS for c in program.funcs.fn[f].calls.callees()) or levels > 1 and any(
                 signals_within(g, levels - 1) for g in _own_helpers(program, f))
             memo[(f, levels)] = known
         return known
 
     try:
-        return {i for i, callee in enumerate(program.funcs[fid].fn.calls.callees())
+        return {i for i, callee in enumerate(program.funcs.fn[fid].calls.callees())
                 if callee in SIGNAL_APIS
                 or any(signals_within(g, SIGNAL_DEPTH - 1) for g in _own_helpers(program, fid, i))}
     finally:
@@ -59,8 +59,8 @@ def _signalling_calls(program, fid: int, memo: dict[tuple[int, int], bool]) -> s
 
 def _own_helpers(program, fid: int, only: int | None = None):
     """Functions that ``fid`` (or its call ``only``) calls by name within its own driver unit."""
-    home = program.funcs[fid].unit
-    calls = program.funcs[fid].fn.calls
+    home = program.funcs.unit[fid]
+    calls = program.funcs.fn[fid].calls
     for i in (range(len(calls)) if only is None else (only,)):
         for g in program.call_targets(fid, i):
             gf = program.funcs[g]
@@ -84,7 +84,7 @@ def find(program, config) -> list:
         signalling = _signalling_calls(program, r.fid, memo)
         if not signalling:
             continue
-        fn = program.funcs[r.fid].fn
+        fn = program.funcs.fn[r.fid]
         how = f"{r.kind} function registered with {r.api} and reaching dma_fence_signal()"
         if _runs_once(fn):
             # kfd_process_wq_release frees BOs once the eviction fence is signalled

@@ -32,9 +32,9 @@ def find(program, config) -> list:
             if arg >= len(call.args):
                 continue
             name = call.args[arg].lstrip("&").strip()
-            for target in program.resolve(name, program.funcs[fid].file):
-                entries.append(Entry(CONTEXT, target, f"passed to {api}() in {program.funcs[fid].fn.name}",
-                                     program.funcs[fid].file, call.line))
+            for target in program.resolve(name, program.funcs.file[fid]):
+                entries.append(Entry(CONTEXT, target, f"passed to {api}() in {program.funcs.fn[fid].name}",
+                                     program.funcs.file[fid], call.line))
     return entries
 
 

@@ -43,13 +43,13 @@ def find(program, config) -> list:
     candidates = publishers | {c for fid in publishers for c in program.graph.predecessors(fid)}
     entries = []
     for fid in sorted(candidates):
-        fn = program.funcs[fid].fn
+        fn = program.funcs.fn[fid]
 
         def direct(i, helpers, names, fid=fid, fn=fn):
             callee = fn.calls.callee(i)
             if callee in names:
                 return True
-            return any(t in helpers and program.funcs[t].fn.name == callee
+            return any(t in helpers and program.funcs.fn[t].name == callee
                        for t in program.call_targets(fid, i))
 
         def opens(i):
@@ -64,7 +64,7 @@ def find(program, config) -> list:
         if inside:
             first = min(fn.calls[i].line for i in range(len(fn.calls)) if opens(i))
             entries.append(Entry(CONTEXT, fid, f"publish window: fence added to a dma_resv at line {first}, "
-                                 "before the job is queued", program.funcs[fid].file, first, frozenset(inside)))
+                                 "before the job is queued", program.funcs.file[fid], first, frozenset(inside)))
     return entries
 
 

@@ -31,12 +31,12 @@ def find(program, config) -> list:
             if fid in seen:
                 continue
             seen.add(fid)
-            fn = program.funcs[fid].fn
+            fn = program.funcs.fn[fid]
             inside = calls_in_scope(fn.skeleton(), lambda i: fn.calls.callee(i) in OPEN,
                                     lambda i: fn.calls.callee(i) in CLOSE)
             if inside:
                 entries.append(Entry(CONTEXT, fid, f"signalling section opened at line {fn.calls[idx].line}",
-                                     program.funcs[fid].file, fn.calls[idx].line, frozenset(inside)))
+                                     program.funcs.file[fid], fn.calls[idx].line, frozenset(inside)))
     return entries
 
 
