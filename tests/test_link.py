@@ -182,3 +182,27 @@ def test_functions_are_made_from_lists_by_id_when_asked(tree):
     for out_of_range in (3, -1):
         with pytest.raises(IndexError):
             funcs[out_of_range]
+
+
+def test_call_sites_by_name_group_every_site_under_its_callee_in_call_order():
+    """link.CallSitesByName groups the sites link met in call order under
+    their callee's name (a counting sort), reads as a dict of name to
+    CallSites, iterates the names in the order first called, and finds a
+    name by bisecting them sorted."""
+    from array import array
+
+    from fencecheck.analyzer.link import CallSitesByName
+    names = ["mutex_lock", "kfree", "dma_resv_lock", "a"]
+    name_of_site = array("i", [0, 1, 0, 2, 0, 3, 1])
+    sites = array("i", [1, 0, 1, 1, 2, 0, 2, 1, 3, 0, 3, 1, 4, 0])
+    by_name = CallSitesByName(names, name_of_site, sites)
+    assert list(by_name) == names and len(by_name) == 4
+    assert {name: list(found) for name, found in by_name.items()} == {
+        "mutex_lock": [(1, 0), (2, 0), (3, 0)], "kfree": [(1, 1), (4, 0)],
+        "dma_resv_lock": [(2, 1)], "a": [(3, 1)]}
+    assert "kfree" in by_name and "kmalloc" not in by_name and "" not in by_name and 0 not in by_name
+    assert by_name.get("kmalloc", ()) == () and by_name.get("zzz") is None
+    with pytest.raises(KeyError):
+        by_name["b"]
+    empty = CallSitesByName([], array("i"), array("i"))
+    assert len(empty) == 0 and "a" not in empty and empty.get("a") is None
