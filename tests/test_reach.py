@@ -316,7 +316,7 @@ def test_summaries_do_not_depend_on_the_order_evaluation_takes(tree):
         assert ahead.always == behind.always, rule.id
         assert dict(ahead.params) == dict(behind.params), rule.id
         if rule.id == "reclaim_alloc":
-            assert ahead.params[fid["foo_mid"]] == {0: ParamSink(0, fid["foo_a"])}
+            assert dict(ahead.params[fid["foo_mid"]].items()) == {0: ParamSink(0, fid["foo_a"])}
             assert ahead.sites[(fid["foo_top"], 0)].callee == fid["foo_mid"]
             assert ahead.sites[(fid["foo_caller"], 0)].kind == "wrapper"
             assert ahead.always[fid["foo_first"]] == 0

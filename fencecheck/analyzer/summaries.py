@@ -20,9 +20,11 @@ of a whole tree's 19,625 findings between two orders.
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from itertools import chain
 from dataclasses import dataclass, field
 
 from ..rules.base import Hit, ParamFlow, SinkRule
+from .facts import FlatDict
 from .flow import always_reaches, calls_in_scope
 from .link import Program, TargetsWithin
 
@@ -57,7 +59,9 @@ class RuleSummary:
     rule: SinkRule
     sites: dict[tuple[int, int], Site] = field(default_factory=dict)
     always: dict[int, int] = field(default_factory=dict)             # fid -> witness call
-    params: dict[int, dict[int, ParamSink]] = field(default_factory=lambda: defaultdict(dict))
+    # fid -> {parameter index: where it flows on}: dicts while summarising,
+    # then FlatDicts (125,000 dicts of one flow or two took 32 MB on a whole tree)
+    params: dict[int, dict[int, ParamSink] | FlatDict] = field(default_factory=lambda: defaultdict(dict))
     exempt: dict[int, set[int]] = field(default_factory=dict)        # fid -> calls in exempt scopes
     may_reach: set[int] = field(default_factory=set)
     # fid -> {call index: walk action} for the calls a walk does not simply
@@ -281,6 +285,7 @@ def summarize(program: Program, rule: SinkRule, order: list[int] | None = None) 
                     queued.add(c)
                     queue.append(c)
 
+    s.params = {fid: FlatDict(chain.from_iterable(sorted(flows.items()))) for fid, flows in s.params.items() if flows}
     # a function whose sites grew since its witness was found may have an earlier one
     for fid in always:
         if site_count[fid] != witnessed_at[fid]:
