@@ -8,7 +8,6 @@ import argparse
 import gc
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import traceback
@@ -80,6 +79,7 @@ def _progress_factory():
 
 
 def _changed_since(root: str, rev: str) -> list[str]:
+    import subprocess       # only for --since
     try:
         out = subprocess.run(["git", "-C", root, "diff", "--name-only", "--diff-filter=d", rev, "--"],
                              capture_output=True, text=True, check=True).stdout
@@ -133,7 +133,8 @@ def run_scan(args):
 def cmd_scan(args) -> int:
     result, root = run_scan(args)
     if args.format == "sarif":
-        chunks = [report.to_sarif(result, root, category=args.category)]
+        from .analyzer import sarif      # only here: its libraries took 90 ms of the start-up
+        chunks = [sarif.to_sarif(result, root, category=args.category)]
     elif args.format == "json":
         chunks = report.json_chunks(result)
     else:
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except Terminated:
         return 143
-    except (UsageError, ConfigError, report.SarifTooLarge) as e:
+    except (UsageError, ConfigError) as e:
         print(f"fencecheck: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -11,7 +11,6 @@ import marshal
 import os
 import stat
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, dataclass, field, fields
 
 from .. import rules as rule_registry
@@ -229,6 +228,9 @@ def _extracted(work: list[tuple[str, str]], jobs: int, progress):
             if progress:
                 progress(1)
         return
+    # imported only when files are parsed: multiprocessing took 20 ms of the
+    # start-up of a scan that finds every file in the cache
+    from concurrent.futures import ProcessPoolExecutor
     batch_size = max(1, min(64, len(work) // (jobs * 8) or 1))
     batches = [work[i:i + batch_size] for i in range(0, len(work), batch_size)]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
