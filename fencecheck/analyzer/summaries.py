@@ -20,8 +20,8 @@ of a whole tree's 19,625 findings between two orders.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 
 from ..rules.base import Hit, ParamFlow, SinkRule
 from .facts import FlatDict
